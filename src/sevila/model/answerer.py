@@ -1,0 +1,51 @@
+"""The Answerer: option logits from k keyframes (multi-frame) or from each frame alone (method §3, §5)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from sevila.model import prompts
+from sevila.model.language import PromptedT5
+from sevila.model.query_head import FrameQueryHead
+
+
+def mask_options(option_logits: Tensor, num_options: Tensor) -> Tensor:
+    """Set the logits of letters beyond each question's option count to -inf; logits (..., 5)."""
+    letters = torch.arange(option_logits.shape[-1], device=option_logits.device)
+    limit = num_options.to(option_logits.device).reshape(-1, *[1] * (option_logits.dim() - 1))  # (B, 1[, 1])
+    return option_logits.masked_fill(letters >= limit, float("-inf"))
+
+
+class Answerer(nn.Module):
+    """Answers a multiple-choice question from frames; trainable part: its query head."""
+
+    def __init__(self, head: FrameQueryHead, language: PromptedT5) -> None:
+        super().__init__()
+        self.head = head
+        self.language = language
+
+    def _keyframe_inputs(self, raw_keyframes: Tensor, texts: list[str]) -> tuple[Tensor, Tensor]:
+        b, k = raw_keyframes.shape[:2]
+        queries = self.head(raw_keyframes.flatten(0, 1))  # (B*K, Q, D)
+        return self.language.multi_frame_inputs(queries.view(b, k, *queries.shape[1:]), texts)
+
+    def forward(self, raw_keyframes: Tensor, texts: list[str], num_options: Tensor) -> Tensor:
+        """Option logits (B, 5), invalid letters masked; raw_keyframes (B, K, P, Dv) in temporal order."""
+        logits = self.language.option_logits(*self._keyframe_inputs(raw_keyframes, texts))
+        return mask_options(logits, num_options)
+
+    def loss(self, raw_keyframes: Tensor, texts: list[str], num_options: Tensor, answers: Tensor) -> tuple[Tensor, Tensor]:
+        """T5 loss on the target `Option X`; also returns the masked option logits (B, 5) at position 1."""
+        targets = [prompts.answer_target(a) for a in answers.tolist()]
+        loss, logits = self.language.target_loss(*self._keyframe_inputs(raw_keyframes, texts), targets)
+        option_logits = logits[:, 1, self.language.option_ids].float()
+        return loss, mask_options(option_logits, num_options)
+
+    def per_frame(self, raw: Tensor, texts: list[str], num_options: Tensor) -> Tensor:
+        """Option logits (B, T, 5) from each frame alone (`Frame: ` layout); raw (B, T, P, Dv)."""
+        b, t = raw.shape[:2]
+        queries = self.head(raw.flatten(0, 1))  # (B*T, Q, D)
+        per_frame_texts = [text for text in texts for _ in range(t)]
+        logits = self.language.option_logits(*self.language.per_frame_inputs(queries, per_frame_texts))
+        return mask_options(logits.view(b, t, -1), num_options)

@@ -1,0 +1,43 @@
+"""The Localizer: a yes-score per frame and the top-k keyframes in temporal order (method §4)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from sevila.model.language import PromptedT5
+from sevila.model.query_head import FrameQueryHead
+
+
+def select_keyframes(scores: Tensor, num_keyframes: int) -> Tensor:
+    """Indices (B, K) of the top-k scores (B, T), sorted back into temporal order."""
+    if not 0 < num_keyframes <= scores.shape[1]:
+        raise ValueError(f"num_keyframes={num_keyframes} must be in 1..{scores.shape[1]} (the candidate frames)")
+    top = scores.topk(num_keyframes, dim=1).indices  # (B, K), by score
+    return top.sort(dim=1).values  # (B, K), by time
+
+
+class Localizer(nn.Module):
+    """Scores each candidate frame alone with the yes/no prompt; trainable part: its query head."""
+
+    def __init__(self, head: FrameQueryHead, language: PromptedT5) -> None:
+        super().__init__()
+        self.head = head
+        self.language = language
+
+    def _inputs(self, raw: Tensor, texts: list[str]) -> tuple[Tensor, Tensor]:
+        b, t = raw.shape[:2]
+        queries = self.head(raw.flatten(0, 1))  # (B*T, Q, D)
+        per_frame_texts = [text for text in texts for _ in range(t)]
+        return self.language.per_frame_inputs(queries, per_frame_texts)
+
+    def forward(self, raw: Tensor, texts: list[str]) -> Tensor:
+        """Frame scores (B, T): raw `yes` logit at the first decoder step; raw (B, T, P, Dv)."""
+        b, t = raw.shape[:2]
+        return self.language.yes_scores(*self._inputs(raw, texts)).view(b, t)
+
+    def loss(self, raw: Tensor, texts: list[str], labels: Tensor) -> tuple[Tensor, Tensor]:
+        """T5 loss on per-frame `yes`/`no` targets (labels bool (B, T)); also returns the scores (B, T)."""
+        targets = ["yes" if positive else "no" for positive in labels.flatten().tolist()]
+        loss, logits = self.language.target_loss(*self._inputs(raw, texts), targets)
+        return loss, logits[:, 0, self.language.yes_id].float().view(labels.shape)

@@ -1,0 +1,39 @@
+"""One module's trainable visual path: its LayerNorm, Q-Former, query tokens and projection (method §1)."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import Tensor, nn
+
+from sevila.model.backbone import Blip2Parts
+
+
+class FrameQueryHead(nn.Module):
+    """Turns one frame's raw ViT tokens into Q soft tokens in the language model's width."""
+
+    def __init__(self, layernorm: nn.LayerNorm, qformer: nn.Module, query_tokens: nn.Parameter, projection: nn.Linear):
+        super().__init__()
+        self.layernorm = layernorm
+        self.qformer = qformer
+        self.query_tokens = query_tokens
+        self.language_projection = projection
+
+    @classmethod
+    def from_blip2(cls, parts: Blip2Parts) -> FrameQueryHead:
+        """A fresh copy of BLIP-2's head: both the Answerer and the Localizer start from it."""
+        return cls(
+            copy.deepcopy(parts.vision_norm),
+            copy.deepcopy(parts.qformer),
+            nn.Parameter(parts.query_tokens.detach().clone()),
+            copy.deepcopy(parts.language_projection),
+        )
+
+    def forward(self, raw_features: Tensor) -> Tensor:
+        """raw_features (N, P, Dv) from the ViT before its post-LayerNorm -> (N, Q, Dt)."""
+        image = self.layernorm(raw_features.to(self.layernorm.weight.dtype))  # (N, P, Dv)
+        queries = self.query_tokens.expand(image.shape[0], -1, -1)  # (N, Q, Dq)
+        image_mask = torch.ones(image.shape[:2], dtype=torch.long, device=image.device)
+        out = self.qformer(query_embeds=queries, encoder_hidden_states=image, encoder_attention_mask=image_mask)
+        return self.language_projection(out.last_hidden_state)  # (N, Q, Dt)

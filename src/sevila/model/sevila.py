@@ -1,0 +1,91 @@
+"""SeViLA: the forward chain (Localizer -> keyframes -> Answerer) and the reverse chain's pseudo-labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from sevila.model.answerer import Answerer
+from sevila.model.backbone import Blip2Parts
+from sevila.model.language import PromptedT5
+from sevila.model.localizer import Localizer, select_keyframes
+from sevila.model.query_head import FrameQueryHead
+
+
+@dataclass
+class ChainOutput:
+    """What the forward chain returns for B questions."""
+
+    option_logits: Tensor  # (B, 5), letters beyond each question's options are -inf
+    frame_scores: Tensor  # (B, T) Localizer yes-logits of all candidate frames
+    keyframe_indices: Tensor  # (B, K) positions among the T candidates, in temporal order
+
+
+def gather_frames(raw: Tensor, indices: Tensor) -> Tensor:
+    """raw (B, T, P, D) and indices (B, K) -> (B, K, P, D)."""
+    index = indices.view(*indices.shape, 1, 1).expand(-1, -1, *raw.shape[2:])
+    return raw.gather(1, index)
+
+
+def pseudo_labels_from_logits(option_logits: Tensor, answers: Tensor) -> Tensor:
+    """Per-frame option logits (B, T, 5) at decoder position 1 -> yes (B, T) iff the argmax is the gold option.
+
+    The gold target `Option X` is teacher-forced; position 1 sees only [start, Option], so its logits are
+    the same for every gold letter and equal `Answerer.per_frame`'s.
+    """
+    return option_logits.argmax(dim=-1) == answers.to(option_logits.device).unsqueeze(1)
+
+
+class SeViLA(nn.Module):
+    """Frozen ViT and T5 shared by a trainable Localizer and Answerer, each with its own query head."""
+
+    def __init__(self, parts: Blip2Parts, num_keyframes: int = 4) -> None:
+        super().__init__()
+        self.vision_model = parts.vision_model.requires_grad_(False)
+        self.language_model = parts.language_model.requires_grad_(False)
+        self.language = PromptedT5(self.language_model, parts.tokenizer)
+        self.localizer = Localizer(FrameQueryHead.from_blip2(parts), self.language)
+        self.answerer = Answerer(FrameQueryHead.from_blip2(parts), self.language)
+        self.num_keyframes = num_keyframes
+        self.backbone_name = parts.name
+
+    @property
+    def image_size(self) -> int:
+        """Side of the square frames the ViT expects."""
+        return self.vision_model.config.image_size
+
+    def encode_frames(self, frames: Tensor) -> Tensor:
+        """Raw ViT tokens before the post-LayerNorm, each frame once: (B, T, 3, H, W) -> (B, T, P, Dv)."""
+        b, t = frames.shape[:2]
+        pixels = frames.flatten(0, 1).to(self.vision_model.embeddings.patch_embedding.weight.dtype)
+        hidden = self.vision_model.embeddings(pixels)
+        hidden = self.vision_model.encoder(inputs_embeds=hidden).last_hidden_state  # (B*T, P, Dv)
+        return hidden.view(b, t, *hidden.shape[1:])
+
+    def forward(
+        self, raw: Tensor, answerer_texts: list[str], localizer_texts: list[str], num_options: Tensor
+    ) -> ChainOutput:
+        """Forward chain on raw features of T candidate frames (B, T, P, Dv) (method §4-§5)."""
+        scores = self.localizer(raw, localizer_texts)  # (B, T)
+        keyframes = select_keyframes(scores, self.num_keyframes)  # (B, K)
+        option_logits = self.answerer(gather_frames(raw, keyframes), answerer_texts, num_options)
+        return ChainOutput(option_logits=option_logits, frame_scores=scores, keyframe_indices=keyframes)
+
+    def answer_frames(
+        self, frames: Tensor, answerer_texts: list[str], localizer_texts: list[str], num_options: Tensor
+    ) -> ChainOutput:
+        """Forward chain from pixels (B, T, 3, H, W): the ViT runs once per frame, both modules share it."""
+        return self(self.encode_frames(frames), answerer_texts, localizer_texts, num_options)
+
+    def set_precision(self, vision_dtype: torch.dtype, language_dtype: torch.dtype) -> SeViLA:
+        """Cast the frozen ViT and T5 (the original: fp16 ViT, bf16 T5 on GPU); the heads stay fp32."""
+        self.vision_model.to(vision_dtype)
+        self.language_model.to(language_dtype)
+        return self
+
+    @torch.no_grad()
+    def pseudo_labels(self, raw: Tensor, answerer_texts: list[str], num_options: Tensor, answers: Tensor) -> Tensor:
+        """Reverse chain (method §6): frame t is a keyframe iff the Answerer, from it alone, picks the gold option."""
+        return pseudo_labels_from_logits(self.answerer.per_frame(raw, answerer_texts, num_options), answers)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import torch
+
+from sevila.model import prompts
+from sevila.model.answerer import mask_options
+
+
+def test_answerer_masks_letters_beyond_option_count():
+    logits = mask_options(torch.zeros(2, 5), torch.tensor([2, 5]))
+    assert torch.isinf(logits[0, 2:]).all() and torch.isfinite(logits[0, :2]).all()
+    assert torch.isfinite(logits[1]).all()
+
+
+def test_answerer_multi_frame_layout_numbers_keyframes(tiny_sevila):
+    model = tiny_sevila
+    text = prompts.qa_prompts("what is red", ["a", "b"]).answerer
+    queries = torch.zeros(1, 3, 4, model.language_model.config.d_model)  # (B, K, Q, D)
+    embeds, _ = model.language.multi_frame_inputs(queries, [text])
+    text_len = len(model.language.tokenizer(text).input_ids)
+    assert embeds.shape[1] == 3 * (4 + 4) + text_len  # K x ([▁Frame, ▁i, :, ▁] + Q) + text
+    frame2 = model.language.prefix_embeds("Frame 2: ")
+    torch.testing.assert_close(embeds[0, 8:12], frame2)
+
+
+def test_answerer_option_logits_equal_teacher_forced_loss_logits(tiny_sevila):
+    model = tiny_sevila
+    texts = [prompts.qa_prompts("q one", ["a", "b", "c"]).answerer, prompts.qa_prompts("q two", list("abcde")).answerer]
+    raw = model.encode_frames(torch.randn(2, 2, 3, 32, 32))
+    num_options = torch.tensor([3, 5])
+    loss, from_loss = model.answerer.loss(raw, texts, num_options, torch.tensor([2, 0]))
+    torch.testing.assert_close(from_loss, model.answerer(raw, texts, num_options))
+    assert loss.item() > 0
+
+
+def test_answerer_per_frame_matches_single_frame_calls(tiny_sevila):
+    model = tiny_sevila
+    text = prompts.qa_prompts("q", ["a", "b", "c", "d"]).answerer
+    raw = model.encode_frames(torch.randn(1, 3, 3, 32, 32))
+    per_frame = model.answerer.per_frame(raw, [text], torch.tensor([4]))  # (1, 3, 5)
+    queries = model.answerer.head(raw[0, 1:2])
+    single = model.language.option_logits(*model.language.per_frame_inputs(queries, [text]))
+    torch.testing.assert_close(per_frame[0, 1, :4], single[0, :4])

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sevila.model import prompts
+from sevila.model.localizer import select_keyframes
+
+
+def test_localizer_keeps_temporal_order():
+    scores = torch.tensor([[0.1, 0.9, 0.2, 0.8, 0.95, 0.0], [5.0, 1.0, 4.0, 3.0, 2.0, 6.0]])
+    # top-2 by score are (4, 1) and (5, 0): both must come back sorted by time.
+    assert select_keyframes(scores, 2).tolist() == [[1, 4], [0, 5]]
+    assert select_keyframes(scores, 3).tolist() == [[1, 3, 4], [0, 2, 5]]
+
+
+def test_localizer_rejects_more_keyframes_than_candidates():
+    with pytest.raises(ValueError, match="num_keyframes=7"):
+        select_keyframes(torch.zeros(1, 6), 7)
+
+
+def test_localizer_score_is_one_step_of_generate(tiny_sevila):
+    model = tiny_sevila
+    p = prompts.qa_prompts("what is red", ["a circle", "a square"])
+    raw = model.encode_frames(torch.randn(1, 3, 3, 32, 32))
+    scores = model.localizer(raw, [p.localizer])  # (1, 3)
+    queries = model.localizer.head(raw.flatten(0, 1))
+    embeds, mask = model.language.per_frame_inputs(queries, [p.localizer] * 3)
+    generated = model.language_model.generate(
+        inputs_embeds=embeds, attention_mask=mask, max_new_tokens=1, do_sample=False,
+        output_logits=True, return_dict_in_generate=True,
+    )
+    expected = generated.logits[0][:, model.language.yes_id]
+    torch.testing.assert_close(scores[0], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_localizer_per_frame_input_layout_is_prefix_queries_text(tiny_sevila):
+    model = tiny_sevila
+    text = prompts.qa_prompts("what is red", ["a circle", "a square"]).localizer
+    queries = torch.zeros(2, 4, model.language_model.config.d_model)
+    embeds, mask = model.language.per_frame_inputs(queries, [text, text])
+    text_len = len(model.language.tokenizer(text).input_ids)  # includes </s> as the original
+    assert embeds.shape[1] == 3 + 4 + text_len  # [▁Frame, :, ▁] + Q queries + text
+    assert mask.shape == embeds.shape[:2] and bool(mask.all())
+
+
+def test_localizer_loss_scores_match_forward(tiny_sevila):
+    model = tiny_sevila
+    text = prompts.moment_prompt("a red circle")
+    raw = model.encode_frames(torch.randn(1, 3, 3, 32, 32))
+    loss, scores = model.localizer.loss(raw, [text], torch.tensor([[True, False, True]]))
+    assert loss.ndim == 0 and loss.item() > 0
+    torch.testing.assert_close(scores, model.localizer(raw, [text]))

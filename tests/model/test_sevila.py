@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import torch
+
+from sevila.model import prompts
+from sevila.model.sevila import gather_frames, pseudo_labels_from_logits
+
+
+def _batch(num_questions: int = 2):
+    ps = [prompts.qa_prompts(f"question {i}", ["a", "b", "c", "d"]) for i in range(num_questions)]
+    return [p.answerer for p in ps], [p.localizer for p in ps], torch.full((num_questions,), 4)
+
+
+def test_sevila_forward_chain_runs_vit_once_per_frame(tiny_sevila):
+    model = tiny_sevila
+    seen: list[int] = []
+    model.vision_model.embeddings.register_forward_hook(lambda m, args, out: seen.append(args[0].shape[0]))
+    answerer_texts, localizer_texts, num_options = _batch(2)
+    out = model.answer_frames(torch.randn(2, 6, 3, 32, 32), answerer_texts, localizer_texts, num_options)
+    assert seen == [2 * 6]
+    assert out.option_logits.shape == (2, 5) and out.frame_scores.shape == (2, 6)
+
+
+def test_sevila_answers_from_the_selected_keyframes(tiny_sevila):
+    model = tiny_sevila
+    answerer_texts, localizer_texts, num_options = _batch(2)
+    raw = model.encode_frames(torch.randn(2, 6, 3, 32, 32))
+    out = model(raw, answerer_texts, localizer_texts, num_options)
+    assert torch.equal(out.keyframe_indices, out.frame_scores.topk(2).indices.sort().values)
+    direct = model.answerer(gather_frames(raw, out.keyframe_indices), answerer_texts, num_options)
+    torch.testing.assert_close(out.option_logits, direct)
+
+
+def test_gather_frames_picks_per_question_frames():
+    raw = torch.arange(2 * 4).float().view(2, 4, 1, 1)
+    assert gather_frames(raw, torch.tensor([[1, 3], [0, 2]])).flatten(1).tolist() == [[1.0, 3.0], [4.0, 6.0]]
+
+
+def test_pseudo_label_rule_is_argmax_equals_gold():
+    option_logits = torch.tensor(
+        [[[0.1, 2.0, 0.3, float("-inf"), float("-inf")],  # argmax B
+          [3.0, 2.0, 0.3, float("-inf"), float("-inf")],  # argmax A
+          [0.0, 0.0, 5.0, float("-inf"), float("-inf")]]]  # argmax C
+    )
+    assert pseudo_labels_from_logits(option_logits, torch.tensor([1])).tolist() == [[True, False, False]]
+    assert pseudo_labels_from_logits(option_logits, torch.tensor([2])).tolist() == [[False, False, True]]
+
+
+def test_sevila_pseudo_labels_follow_per_frame_answerer(tiny_sevila):
+    model = tiny_sevila
+    answerer_texts, _, num_options = _batch(2)
+    raw = model.encode_frames(torch.randn(2, 5, 3, 32, 32))
+    per_frame = model.answerer.per_frame(raw, answerer_texts, num_options)
+    gold = per_frame[:, 0].argmax(-1)  # frame 0 is right by construction
+    labels = model.pseudo_labels(raw, answerer_texts, num_options, gold)
+    assert labels[:, 0].all()
+    assert torch.equal(labels, per_frame.argmax(-1) == gold.unsqueeze(1))
+
+
+def _grad_owners(model) -> set[str]:
+    return {name.split(".")[0] for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+
+
+def test_sevila_localizer_training_leaves_answerer_untouched(tiny_sevila):
+    model = tiny_sevila
+    model.answerer.requires_grad_(False)
+    answerer_texts, localizer_texts, num_options = _batch(1)
+    raw = model.encode_frames(torch.randn(1, 4, 3, 32, 32))
+    loss, _ = model.localizer.loss(raw, localizer_texts, torch.tensor([[True, False, False, True]]))
+    loss.backward()
+    assert _grad_owners(model) == {"localizer"}
+
+
+def test_sevila_answerer_training_leaves_localizer_untouched(tiny_sevila):
+    model = tiny_sevila
+    model.localizer.requires_grad_(False)
+    answerer_texts, localizer_texts, num_options = _batch(2)
+    raw = model.encode_frames(torch.randn(2, 6, 3, 32, 32))
+    with torch.no_grad():
+        keyframes = model(raw, answerer_texts, localizer_texts, num_options).keyframe_indices
+    loss, _ = model.answerer.loss(gather_frames(raw, keyframes), answerer_texts, num_options, torch.tensor([0, 3]))
+    loss.backward()
+    assert _grad_owners(model) == {"answerer"}
+    assert all(p.grad is None for p in model.vision_model.parameters())
+
+
+def test_sevila_runs_with_low_precision_backbone(tiny_sevila):
+    model = tiny_sevila.set_precision(torch.bfloat16, torch.bfloat16)
+    answerer_texts, localizer_texts, num_options = _batch(1)
+    out = model.answer_frames(torch.randn(1, 4, 3, 32, 32), answerer_texts, localizer_texts, num_options)
+    assert out.option_logits.dtype == torch.float32 and torch.isfinite(out.option_logits[:, :4]).all()
+    assert model.answerer.head.qformer.layernorm.weight.dtype == torch.float32
