@@ -1,0 +1,1 @@
+"""Annotations, converters from the official releases, video paths and frame sampling."""

@@ -1,0 +1,75 @@
+"""Where each benchmark's videos live under the video folder, and the NExT-QA video id map.
+
+Layout (`<dir>` = the configured video folder):
+- NExT-QA: `<dir>/<folder>/<id>.mp4`. Records made by `sevila prepare nextqa` already hold `folder/id`
+  (as the SeViLA JSON does); records holding a bare id need `--video-map map_vid_vidorID.json`.
+- VLEP has two sources (sevila-method.md §8): `vid_name`s with a `:` are YouTube clips
+  (`<youtube id>_subs_<n>_<hh:mm:ss>_<hh:mm:ss>_ep`) kept under `<dir>/youtube/<vid_name>.mp4`; the
+  others are TV-show clips (`friends_s03e09_seg02_clip_07_ep`), the TVQA clip of the same name without
+  its `_ep` suffix, under `<dir>/tvqa/<clip>.mp4` (a link to the TVQA video folder will do).
+- Every other benchmark: `<dir>/<video>.mp4`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from sevila.data.annotations import check_dataset
+from sevila.errors import SevilaError
+
+VIDEO_SUFFIX = ".mp4"
+VLEP_YOUTUBE_DIR = "youtube"
+VLEP_TV_DIR = "tvqa"
+_VLEP_EPISODE_SUFFIX = "_ep"
+
+
+def video_path(
+    dataset: str,
+    video_dir: str | Path,
+    record_video: str,
+    video_map: Mapping[str, str] | None = None,
+) -> Path:
+    """The video file of one record; names that would leave `video_dir` raise SevilaError."""
+    relative = _relative_name(check_dataset(dataset), record_video, video_map)
+    _reject_escape(relative, record_video, video_dir)
+    return Path(video_dir) / (relative + VIDEO_SUFFIX)
+
+
+def load_video_map(path: str | Path) -> dict[str, str]:
+    """Read NExT-QA's `map_vid_vidorID.json` (video id -> `folder/id`)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SevilaError(f"{path}: not a JSON video id map ({error}); expected map_vid_vidorID.json") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise SevilaError(f"{path}: expected a JSON object mapping video id -> \"folder/id\" (map_vid_vidorID.json)")
+    return data
+
+
+def _relative_name(dataset: str, record_video: str, video_map: Mapping[str, str] | None) -> str:
+    if dataset == "nextqa" and video_map is not None:
+        if record_video not in video_map:
+            raise SevilaError(
+                f"video {record_video!r} is not in the video id map; records made by `sevila prepare nextqa` "
+                "already hold folder/id: drop --video-map for them"
+            )
+        return video_map[record_video]
+    if dataset == "vlep":
+        # The original tells the two sources apart by the `:` of YouTube timestamps and strips `_ep`
+        # from TV clips to find them among the TVQA videos.
+        if ":" in record_video:
+            return f"{VLEP_YOUTUBE_DIR}/{record_video}"
+        return f"{VLEP_TV_DIR}/{record_video.removesuffix(_VLEP_EPISODE_SUFFIX)}"
+    return record_video
+
+
+def _reject_escape(relative: str, record_video: str, video_dir: str | Path) -> None:
+    parts = PurePosixPath(relative.replace("\\", "/")).parts
+    absolute = PurePosixPath(relative).is_absolute() or PureWindowsPath(relative).is_absolute()
+    if not relative.strip() or absolute or ".." in parts:
+        raise SevilaError(
+            f"video {record_video!r} would resolve outside the video folder {video_dir} (empty, absolute or '..'); "
+            "annotation videos must be names or relative paths inside the video folder"
+        )
