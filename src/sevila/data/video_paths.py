@@ -7,7 +7,7 @@ Layout (`<dir>` = the configured video folder):
   (`<youtube id>_subs_<n>_<hh:mm:ss>_<hh:mm:ss>_ep`) kept under `<dir>/youtube/<vid_name>.mp4`; the
   others are TV-show clips (`friends_s03e09_seg02_clip_07_ep`), the TVQA clip of the same name without
   its `_ep` suffix, under `<dir>/tvqa/<clip>.mp4` (a link to the TVQA video folder will do).
-- Every other benchmark: `<dir>/<video>.mp4`.
+- Every other benchmark, and the embedded demo benchmark (`demo`): `<dir>/<video>.mp4`.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ import json
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from sevila.data.annotations import check_dataset
+from sevila.data.annotations import DATASETS
 from sevila.errors import SevilaError
 
 VIDEO_SUFFIX = ".mp4"
 VLEP_YOUTUBE_DIR = "youtube"
 VLEP_TV_DIR = "tvqa"
 _VLEP_EPISODE_SUFFIX = "_ep"
+LAYOUTS = (*DATASETS, "demo")
 
 
 def video_path(
@@ -32,7 +33,9 @@ def video_path(
     video_map: Mapping[str, str] | None = None,
 ) -> Path:
     """The video file of one record; names that would leave `video_dir` raise SevilaError."""
-    relative = _relative_name(check_dataset(dataset), record_video, video_map)
+    if dataset not in LAYOUTS:
+        raise SevilaError(f"unknown dataset {dataset!r}; expected one of: {', '.join(LAYOUTS)}")
+    relative = _relative_name(dataset, record_video, video_map)
     _reject_escape(relative, record_video, video_dir)
     return Path(video_dir) / (relative + VIDEO_SUFFIX)
 

@@ -1,0 +1,304 @@
+"""One small LightningDataModule per benchmark, over two shared bases: multiple-choice QA and QVHighlights moments.
+
+Training loaders use `EpochSampler`, whose (epoch, index) keys carry the epoch into DataLoader workers
+(see `sevila.data.datasets`), so persistent workers still draw new frames and crops every epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from sevila.data.annotations import (
+    MOMENT_FORMAT,
+    QA_FORMAT,
+    MomentRecord,
+    QARecord,
+    read_moment_annotations,
+    read_qa_annotations,
+)
+from sevila.data.datasets import (
+    MomentDataset,
+    VideoQADataset,
+    collate_moments,
+    collate_qa,
+    event_record_prompts,
+    item_seed,
+    question_prompts,
+)
+from sevila.data.video_paths import load_video_map
+from sevila.errors import SevilaError
+from sevila.model.prompts import Prompts
+
+
+class EpochSampler(Sampler[tuple[int, int]]):
+    """Yields (epoch, index) keys, shuffled by (seed, epoch) if asked; Lightning calls `set_epoch` each epoch."""
+
+    def __init__(self, num_items: int, shuffle: bool, seed: int = 0) -> None:
+        self.num_items, self.shuffle, self.seed = num_items, shuffle, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose order and per-item draws the next iteration yields."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_items
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        order = range(self.num_items)
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(item_seed(self.seed, self.epoch, -1))
+            order = torch.randperm(self.num_items, generator=generator).tolist()
+        return iter([(self.epoch, index) for index in order])
+
+
+def _check_settings(sizes: dict[str, int | None], num_workers: int) -> None:
+    """Fail at start, naming the flag, on a size below 1 or a negative worker count."""
+    for flag, value in sizes.items():
+        if value is not None and value < 1:
+            raise SevilaError(f"--data.{flag} is {value}; expected a positive integer")
+    if num_workers < 0:
+        raise SevilaError(f"--data.num_workers is {num_workers}; expected 0 or more")
+
+
+class _ClipDataModule(L.LightningDataModule):
+    """Reads the split files, builds the datasets per stage and serves their loaders.
+
+    Args:
+        annotation_dir: folder holding the split files.
+        video_dir: folder holding the videos.
+        num_frames: candidate frames per item in training (n: 32 for QA, 4 for refinement and QVHighlights).
+        eval_num_frames: frames per item in validation/test/predict; None = num_frames.
+        frame_size: frame side in pixels (224 for BLIP-2).
+        batch_size: training items (questions or queries) per batch.
+        eval_batch_size: items per evaluation batch; None = batch_size.
+        num_workers: DataLoader worker processes (0 decodes in the main process).
+        train_file: training split file name inside annotation_dir.
+        val_file: validation split file name inside annotation_dir (also used by predict).
+        test_file: test split file name inside annotation_dir; None = no test split.
+        on_bad_video: "error" stops at an unreadable video; "skip" logs it and serves the next item.
+        seed: seed of the training order, frame draws and crops (per epoch and item).
+        random_train_frames: False trains on the evaluation frames (segment midpoints, no crop), the same
+            every epoch, so per-frame results such as stage 3's pseudo-labels can be cached.
+    """
+
+    name: ClassVar[str]  # benchmark name for video path rules and messages (annotations.DATASETS)
+    file_format: ClassVar[str]
+    collate: ClassVar[Callable[[Sequence[Any]], Any]]
+
+    def __init__(
+        self,
+        annotation_dir: str,
+        video_dir: str,
+        num_frames: int = 32,
+        eval_num_frames: int | None = None,
+        frame_size: int = 224,
+        batch_size: int = 8,
+        eval_batch_size: int | None = None,
+        num_workers: int = 2,
+        train_file: str = "train.json",
+        val_file: str = "val.json",
+        test_file: str | None = None,
+        on_bad_video: Literal["error", "skip"] = "error",
+        seed: int = 0,
+        random_train_frames: bool = True,
+    ) -> None:
+        super().__init__()
+        if on_bad_video not in ("error", "skip"):
+            raise SevilaError(f"--data.on_bad_video is {on_bad_video!r}; expected 'error' or 'skip'")
+        sizes = {"num_frames": num_frames, "eval_num_frames": eval_num_frames, "frame_size": frame_size}
+        _check_settings(sizes | {"batch_size": batch_size, "eval_batch_size": eval_batch_size}, num_workers)
+        self.annotation_dir, self.video_dir = Path(annotation_dir), Path(video_dir)
+        self.num_frames = num_frames
+        self.eval_num_frames = num_frames if eval_num_frames is None else eval_num_frames
+        self.frame_size, self.num_workers, self.seed = frame_size, num_workers, seed
+        self.batch_size = batch_size
+        self.eval_batch_size = batch_size if eval_batch_size is None else eval_batch_size
+        self.files = {"train": train_file, "val": val_file, "test": test_file}
+        self.on_bad_video = on_bad_video
+        self.random_train_frames = random_train_frames
+        self.datasets: dict[str, Dataset[Any]] = {}
+
+    def setup(self, stage: str) -> None:
+        """Build the datasets a stage needs: fit -> train + val, validate/predict -> val, test -> test."""
+        splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("val",)}[stage]
+        for split in splits:
+            if split not in self.datasets:
+                self.datasets[split] = self._build(split)
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        """Shuffled training batches; frames and crops are redrawn every epoch."""
+        dataset = self._dataset("train", "fit")
+        sampler = EpochSampler(len(dataset), shuffle=True, seed=self.seed)
+        return self._loader(dataset, self.batch_size, sampler)
+
+    def val_dataloader(self) -> DataLoader[Any]:
+        """Validation batches in file order, deterministic frames."""
+        return self._loader(self._dataset("val", "validate"), self.eval_batch_size)
+
+    def test_dataloader(self) -> DataLoader[Any]:
+        """Test batches (test_file) in file order."""
+        return self._loader(self._dataset("test", "test"), self.eval_batch_size)
+
+    def predict_dataloader(self) -> DataLoader[Any]:
+        """Prediction runs over the validation split."""
+        return self._loader(self._dataset("val", "predict"), self.eval_batch_size)
+
+    def _read(self, path: Path) -> list[Any]:
+        raise NotImplementedError
+
+    def _make_dataset(self, records: list[Any], train: bool) -> Dataset[Any]:
+        raise NotImplementedError
+
+    def _build(self, split: str) -> Dataset[Any]:
+        file = self.files[split]
+        if file is None:
+            raise SevilaError(
+                f"{self.name}: no {split} split: set --data.{split}_file to a file in {self.annotation_dir}"
+            )
+        path = self.annotation_dir / file
+        if not path.is_file():
+            raise SevilaError(
+                f"{path}: {self.name} {split} annotations not found; put {self.file_format} there "
+                f"(`sevila prepare {self.name}` converts the official release) or set --data.{split}_file"
+            )
+        records = self._read(path)
+        if not records:
+            raise SevilaError(f"{path}: no records; expected {self.file_format}")
+        return self._make_dataset(records, train=split == "train" and self.random_train_frames)
+
+    def _dataset(self, split: str, stage: str) -> Dataset[Any]:
+        if split not in self.datasets:
+            raise RuntimeError(f"{type(self).__name__}.setup({stage!r}) must run before its {split} dataloader")
+        return self.datasets[split]
+
+    def _loader(self, dataset: Dataset[Any], batch_size: int, sampler: Sampler[Any] | None = None) -> DataLoader[Any]:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            collate_fn=type(self).collate,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+
+class VideoQADataModule(_ClipDataModule):
+    """Multiple-choice video QA in the SeViLA JSON format (sevila-method.md §8); subclasses name the benchmark.
+
+    Args:
+        annotation_dir: folder holding the split files (SeViLA JSON, made by `sevila prepare`).
+        video_dir: folder holding the videos (path rules per benchmark: `sevila.data.video_paths`).
+        video_map: NExT-QA only: map_vid_vidorID.json for records that hold bare video ids.
+    """
+
+    prompts: ClassVar[Callable[[QARecord], Prompts]] = staticmethod(question_prompts)
+    num_options: ClassVar[int]  # options per question in this benchmark (sevila-method.md §5)
+    file_format = QA_FORMAT
+    collate = staticmethod(collate_qa)
+
+    def __init__(self, annotation_dir: str, video_dir: str, *, video_map: str | None = None, **kwargs: Any) -> None:
+        super().__init__(annotation_dir, video_dir, **kwargs)
+        if video_map is not None and self.name != "nextqa":
+            raise SevilaError(f"--data.video_map applies to NExT-QA only, not {self.name}; remove it")
+        self.video_map = load_video_map(video_map) if video_map is not None else None
+
+    def _read(self, path: Path) -> list[QARecord]:
+        records = read_qa_annotations(path)
+        for record in records:
+            if len(record.options) > self.num_options:
+                raise SevilaError(
+                    f"{path}: qid {record.qid} has {len(record.options)} options but {self.name} questions have "
+                    f"{self.num_options}; is this the {self.name} annotation file?"
+                )
+        return records
+
+    def _make_dataset(self, records: list[QARecord], train: bool) -> VideoQADataset:
+        return VideoQADataset(
+            records,
+            self.video_dir,
+            self.name,
+            self.num_frames if train else self.eval_num_frames,
+            self.frame_size,
+            train,
+            type(self).prompts,
+            video_map=self.video_map,
+            seed=self.seed,
+            on_bad_video=self.on_bad_video,
+        )
+
+
+class MomentDataModule(_ClipDataModule):
+    """QVHighlights queries with per-frame yes/no labels (Localizer pre-training, moment retrieval)."""
+
+    file_format = MOMENT_FORMAT
+    collate = staticmethod(collate_moments)
+
+    def _read(self, path: Path) -> list[MomentRecord]:
+        return read_moment_annotations(path)
+
+    def _make_dataset(self, records: list[MomentRecord], train: bool) -> MomentDataset:
+        num_frames = self.num_frames if train else self.eval_num_frames
+        return MomentDataset(records, self.video_dir, num_frames, self.frame_size, train, self.seed, self.on_bad_video)
+
+
+class NExTQA(VideoQADataModule):
+    """NExT-QA: 5 options, whole-video clips, videos under `<folder>/<id>.mp4`."""
+
+    name, num_options = "nextqa", 5
+
+
+class STAR(VideoQADataModule):
+    """STAR: 4 options, clips cut by each question's [start, end]."""
+
+    name, num_options = "star", 4
+
+
+class How2QA(VideoQADataModule):
+    """How2QA: 4 options, clips cut by each question's [start, end]."""
+
+    name, num_options = "how2qa", 4
+
+
+class TVQA(VideoQADataModule):
+    """TVQA: 5 options, clips cut by each question's [start, end] when given."""
+
+    name, num_options = "tvqa", 5
+
+
+class VLEP(VideoQADataModule):
+    """VLEP event prediction: 2 candidate events and no question (event prompts, sevila-method.md §2)."""
+
+    name, num_options = "vlep", 2
+    prompts = staticmethod(event_record_prompts)
+
+
+class DemoQA(VideoQADataModule):
+    """The embedded synthetic benchmark's questions (`sevila demo-data`), 4-5 options, `<video>.mp4`."""
+
+    name, num_options = "demo", 5
+
+
+class QVHighlights(MomentDataModule):
+    """QVHighlights: 4 frames per query in training, 75 in evaluation (sevila-method.md §6, §9).
+
+    Args:
+        annotation_dir: folder holding the split files (SeViLA JSON list or the official jsonl).
+        video_dir: folder holding `<video>.mp4`.
+        num_frames: frames per query in training (stage 1 uses n=4).
+        eval_num_frames: frames per query in evaluation (the paper uses 75); None = num_frames.
+    """
+
+    name = "qvhighlights"
+
+    def __init__(
+        self, annotation_dir: str, video_dir: str, num_frames: int = 4, eval_num_frames: int | None = 75, **kwargs: Any
+    ) -> None:
+        super().__init__(annotation_dir, video_dir, num_frames=num_frames, eval_num_frames=eval_num_frames, **kwargs)

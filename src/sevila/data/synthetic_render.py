@@ -1,0 +1,132 @@
+"""Drawing and encoding of the synthetic demo world: grey moving shapes, one short coloured event."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from sevila.io import atomic_open
+
+# Saturated colours with hues at least ~45 degrees apart, so they survive yuv420p and a resize.
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (225, 30, 30),
+    "yellow": (235, 220, 25),
+    "green": (30, 185, 45),
+    "cyan": (20, 200, 215),
+    "blue": (35, 60, 230),
+    "purple": (165, 40, 205),
+}
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ring", "diamond")
+
+BACKGROUND_GREY = 128
+NOISE_SIGMA = 8.0
+EVENT_RADIUS = (0.20, 0.24)  # half-extent as a share of the frame side: the shape spans ~40-48% of it
+DISTRACTOR_RADIUS = (0.16, 0.24)
+DISTRACTOR_GREYS = ((35, 80), (175, 245))  # dark or light grey: brightness alone must not flag the event
+EVENT_OFFSET = 0.10  # the event's centre lies within +-10% of the frame side from the middle
+EVENT_JITTER_PX = 1.5
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything needed to draw any frame of one clip: the grey distractor's path and the event shape."""
+
+    size: int
+    seed: int
+    distractor_shape: str
+    distractor_grey: int
+    distractor_radius: float
+    start: tuple[float, float]
+    velocity: tuple[float, float]  # pixels per frame
+    colour: str
+    shape: str
+    event_centre: tuple[float, float]
+    event_radius: float
+
+
+def sample_scene(rng: np.random.Generator, size: int, colour: str, shape: str) -> Scene:
+    """Draw a clip's scene; the distractor's kind is independent of the event's shape."""
+    radius = float(rng.uniform(*DISTRACTOR_RADIUS)) * size
+    low, high = DISTRACTOR_GREYS[int(rng.integers(len(DISTRACTOR_GREYS)))]
+    speed = float(rng.uniform(0.6, 1.6))
+    angle = float(rng.uniform(0.0, 2 * np.pi))
+    offset = rng.uniform(-EVENT_OFFSET, EVENT_OFFSET, size=2) * size
+    return Scene(
+        size=size,
+        seed=int(rng.integers(2**31)),
+        distractor_shape=str(rng.choice(SHAPES)),
+        distractor_grey=int(rng.integers(low, high + 1)),
+        distractor_radius=radius,
+        start=(float(rng.uniform(radius, size - radius)), float(rng.uniform(radius, size - radius))),
+        velocity=(speed * np.cos(angle), speed * np.sin(angle)),
+        colour=colour,
+        shape=shape,
+        event_centre=(size / 2 + float(offset[0]), size / 2 + float(offset[1])),
+        event_radius=float(rng.uniform(*EVENT_RADIUS)) * size,
+    )
+
+
+def shape_mask(shape: str, size: int, centre: tuple[float, float], radius: float) -> np.ndarray:
+    """Boolean (size, size) mask of one shape; extents are tuned so all kinds cover similar areas."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    dx, dy = np.abs(xx - centre[0]), yy - centre[1]
+    if shape == "circle":
+        return dx**2 + dy**2 <= radius**2
+    if shape == "ring":
+        distance = np.sqrt(dx**2 + dy**2)
+        return (distance <= radius) & (distance >= 0.5 * radius)
+    if shape == "square":
+        return np.maximum(dx, np.abs(dy)) <= 0.85 * radius
+    if shape == "diamond":
+        return dx / 0.85 + np.abs(dy) / 1.3 <= radius  # taller than wide: unlike a circle or square
+    if shape == "cross":
+        arm = 0.32 * radius
+        return ((dx <= arm) & (np.abs(dy) <= radius)) | ((np.abs(dy) <= arm) & (dx <= radius))
+    if shape == "triangle":
+        # Apex up at -radius, base at +0.8 radius, base half-width = radius.
+        return (dy >= -radius) & (dy <= 0.8 * radius) & (dx <= (dy + radius) / 1.8)
+    raise ValueError(f"unknown shape {shape!r}; expected one of {', '.join(SHAPES)}")
+
+
+def render_frame(scene: Scene, index: int, event: bool) -> np.ndarray:
+    """Frame `index` of the clip as (size, size, 3) uint8 RGB; `event` draws the coloured shape instead."""
+    rng = np.random.default_rng([scene.seed, index])
+    size = scene.size
+    noise = rng.normal(0.0, NOISE_SIGMA, size=(size, size, 1)).astype(np.float32)
+    image = np.full((size, size, 3), BACKGROUND_GREY, dtype=np.float32)
+    if event:
+        jitter = rng.uniform(-EVENT_JITTER_PX, EVENT_JITTER_PX, size=2)
+        centre = (scene.event_centre[0] + jitter[0], scene.event_centre[1] + jitter[1])
+        image[shape_mask(scene.shape, size, centre, scene.event_radius)] = COLOURS[scene.colour]
+    else:
+        centre = distractor_position(scene, index)
+        image[shape_mask(scene.distractor_shape, size, centre, scene.distractor_radius)] = scene.distractor_grey
+    # The noise is the same in all three channels: it never adds saturation outside the event.
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+def distractor_position(scene: Scene, index: int) -> tuple[float, float]:
+    """Centre of the grey shape at frame `index`: straight motion that bounces off the frame edges."""
+    low, span = scene.distractor_radius, scene.size - 2 * scene.distractor_radius
+    position = []
+    for start, velocity in zip(scene.start, scene.velocity):
+        travelled = (start - low + velocity * index) % (2 * span)
+        position.append(low + (travelled if travelled <= span else 2 * span - travelled))
+    return position[0], position[1]
+
+
+def encode_video(path: str | os.PathLike[str], frames: np.ndarray, fps: int) -> None:
+    """Encode (T, H, W, 3) uint8 RGB frames as h264/yuv420p mp4 at a constant `fps`, atomically."""
+    with atomic_open(path, "wb") as handle, av.open(handle, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = 2 * fps  # a keyframe every 2 s, as in ordinary footage
+        stream.thread_count = 1  # x264 output depends on the thread count: fix it so files match on every machine
+        stream.options = {"preset": "ultrafast", "crf": "20"}
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode(None))

@@ -1,0 +1,137 @@
+"""The synthetic demo world as data: settings, per-video plans, questions and their annotation records.
+
+Every clip shows a grey shape moving on a grey noisy background, except for one short event window
+in which a saturated coloured shape appears instead; the questions ask about that shape, so only
+frames inside the window can answer them. Texts follow what `sevila prepare nextqa` makes of the
+official NExT-QA csv (question + `?`, options + `.`, qid `<type>_<video>_<i>`), so the demo's
+annotations and its raw NExT-QA files describe the same questions.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+import numpy as np
+
+from sevila.data.annotations import MOMENT_QID_PREFIX, MomentRecord, QARecord
+from sevila.data.synthetic_render import COLOURS, SHAPES, Scene, render_frame, sample_scene
+
+NUM_OPTIONS = 5  # NExT-QA rows hold exactly a0..a4
+QUESTIONS: dict[str, str] = {
+    "Color": "what color is the colored shape",
+    "Shape": "what kind of shape is colored",
+}
+QUERY = "a {colour} {shape} appears"
+SPLITS: tuple[str, ...] = ("train", "val")
+
+
+@dataclass(frozen=True)
+class SyntheticSettings:
+    """Size of the demo benchmark and of its clips."""
+
+    num_train_videos: int = 120  # training clips (QA and moment annotations)
+    num_val_videos: int = 40  # validation clips, disjoint from the training ones
+    size: int = 64  # frame width and height in pixels
+    fps: int = 8  # constant frame rate of every clip
+    min_seconds: int = 6  # shortest clip
+    max_seconds: int = 10  # longest clip
+    event_frames: tuple[int, int] = (4, 8)  # fewest and most frames of the coloured event
+    seed: int = 0  # everything generated is a function of the settings
+
+    def __post_init__(self) -> None:
+        low, high = self.event_frames
+        shortest = self.min_seconds * self.fps
+        _require(self.num_train_videos >= 1, "num_train_videos (--train-videos)", self.num_train_videos, ">= 1")
+        _require(self.num_val_videos >= 1, "num_val_videos (--val-videos)", self.num_val_videos, ">= 1")
+        _require(self.size >= 16, "size (--size)", self.size, ">= 16 pixels")
+        _require(self.fps >= 1, "fps", self.fps, ">= 1")
+        _require(1 <= self.min_seconds <= self.max_seconds, "min_seconds", self.min_seconds, "1..max_seconds")
+        _require(1 <= low <= high < shortest, "event_frames", self.event_frames,
+                 f"(min, max) with 1 <= min <= max < {shortest} (the shortest clip's frames)")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question about a clip's event, as the official NExT-QA csv would hold it (no `?`, no `.`)."""
+
+    qtype: str
+    text: str
+    options: tuple[str, ...]
+    answer: int
+
+    def prepared(self) -> tuple[str, tuple[str, ...]]:
+        """Question and options as `sevila prepare nextqa` writes them: `?` and `.` appended."""
+        return self.text + "?", tuple(option + "." for option in self.options)
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    """One clip: its name, length, event window (frame indices, inclusive), scene and questions."""
+
+    name: str
+    num_frames: int
+    fps: int
+    first: int
+    last: int
+    scene: Scene
+    questions: tuple[Question, ...]
+
+    def frames(self) -> np.ndarray:
+        """All frames as (T, size, size, 3) uint8 RGB."""
+        return np.stack([render_frame(self.scene, i, self.first <= i <= self.last) for i in range(self.num_frames)])
+
+    def qa_records(self) -> list[QARecord]:
+        """The clip's questions as SeViLA-format records (whole clip, no span)."""
+        return [
+            QARecord(f"{q.qtype}_{self.name}_{i}", self.name, *q.prepared(), q.answer, None, None, q.qtype)
+            for i, q in enumerate(self.questions)
+        ]
+
+    def moment_record(self) -> MomentRecord:
+        """The event as a QVHighlights query with its window in seconds."""
+        # The window ends half a frame after the last event frame, so the inclusive rule of
+        # sevila-method.md §6 (start <= index / fps <= end) labels exactly the event frames `yes`.
+        window = (self.first / self.fps, (self.last + 0.5) / self.fps)
+        query = QUERY.format(colour=self.scene.colour, shape=self.scene.shape)
+        return MomentRecord(f"{MOMENT_QID_PREFIX}{self.name}", self.name, query, self.num_frames / self.fps, (window,))
+
+
+def plan_split(settings: SyntheticSettings, split: str) -> list[VideoPlan]:
+    """The clips of one split; clip i depends only on (seed, split, i), not on how many clips there are."""
+    count = settings.num_train_videos if split == "train" else settings.num_val_videos
+    return [_plan_video(settings, split, index) for index in range(count)]
+
+
+def ask(rng: np.random.Generator, qtype: str, colour: str, shape: str) -> Question:
+    """A question of type `qtype` about a `colour` `shape`: the answer among 4 other options, shuffled."""
+    vocabulary, answer = (tuple(COLOURS), colour) if qtype == "Color" else (SHAPES, shape)
+    others = [word for word in vocabulary if word != answer]
+    options = [answer, *rng.choice(others, size=NUM_OPTIONS - 1, replace=False).tolist()]
+    order = rng.permutation(NUM_OPTIONS)
+    shuffled = tuple(str(options[i]) for i in order)
+    return Question(qtype, QUESTIONS[qtype], shuffled, int(np.flatnonzero(order == 0)[0]))
+
+
+def vocabulary() -> list[str]:
+    """Every word of the questions, options and moment queries, punctuation stripped, sorted."""
+    texts = [*QUESTIONS.values(), QUERY.format(colour="", shape=""), *COLOURS, *SHAPES]
+    words = {word.strip(string.punctuation) for text in texts for word in text.split()}
+    return sorted(word for word in words if word)
+
+
+def _require(ok: bool, name: str, value: object, expected: str) -> None:
+    if not ok:
+        raise ValueError(f"synthetic settings: {name} is {value!r}; expected {expected}")
+
+
+def _plan_video(settings: SyntheticSettings, split: str, index: int) -> VideoPlan:
+    rng = np.random.default_rng([settings.seed, SPLITS.index(split), index])
+    fps = settings.fps
+    num_frames = int(rng.integers(settings.min_seconds * fps, settings.max_seconds * fps + 1))
+    length = int(rng.integers(settings.event_frames[0], settings.event_frames[1] + 1))
+    first = int(rng.integers(0, num_frames - length + 1))
+    colour, shape = str(rng.choice(list(COLOURS))), str(rng.choice(SHAPES))
+    scene = sample_scene(rng, settings.size, colour, shape)
+    questions = tuple(ask(rng, qtype, colour, shape) for qtype in QUESTIONS)
+    return VideoPlan(f"{split}{index:04d}", num_frames, fps, first, first + length - 1, scene, questions)

@@ -1,0 +1,93 @@
+"""Tests of the frame transforms: CLIP normalisation and the clip-level RandomResizedCrop."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sevila.data.transforms import (
+    CLIP_MEAN,
+    CLIP_STD,
+    CropBox,
+    normalize,
+    random_resized_crop,
+    resized_crop,
+    sample_crop_box,
+)
+
+
+def _random_clip(frames: int = 3, height: int = 24, width: int = 32, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (frames, 3, height, width), dtype=torch.uint8, generator=generator)
+
+
+def test_normalize_maps_a_known_pixel_with_clip_mean_and_std() -> None:
+    frames = torch.zeros(1, 3, 2, 2, dtype=torch.uint8)
+    frames[0, :, 1, 1] = torch.tensor([255, 128, 0], dtype=torch.uint8)
+    out = normalize(frames)
+    pixel = (1.0, 128 / 255, 0.0)
+    expected = torch.tensor([(value - mean) / std for value, mean, std in zip(pixel, CLIP_MEAN, CLIP_STD)])
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out[0, :, 1, 1], expected)
+    torch.testing.assert_close(out[0, 0, 0, 0], torch.tensor(-CLIP_MEAN[0] / CLIP_STD[0]))
+
+
+def test_normalize_rejects_frames_without_three_channels() -> None:
+    with pytest.raises(ValueError, match=r"\(T, 3, H, W\)"):
+        normalize(torch.zeros(2, 4, 8, 8, dtype=torch.uint8))
+
+
+def test_random_resized_crop_keeps_shape_and_dtype() -> None:
+    out = random_resized_crop(_random_clip(), 16, generator=torch.Generator().manual_seed(1))
+    assert out.shape == (3, 3, 16, 16) and out.dtype == torch.uint8
+
+
+def test_random_resized_crop_stays_in_pixel_range_on_float_input() -> None:
+    clip = torch.zeros(2, 3, 32, 32)
+    clip[..., ::2, ::2] = 255.0  # a checkerboard makes bicubic overshoot before the clamp
+    out = random_resized_crop(clip, 48, generator=torch.Generator().manual_seed(2))
+    assert out.min() >= 0.0 and out.max() <= 255.0 and out.max() > 200.0
+
+
+def test_random_resized_crop_uses_one_box_for_all_frames() -> None:
+    clip = _random_clip(frames=1).expand(5, 3, 24, 32).contiguous()
+    out = random_resized_crop(clip, 16, generator=torch.Generator().manual_seed(3))
+    assert all(torch.equal(out[0], frame) for frame in out[1:])
+
+
+def test_random_resized_crop_equals_the_sampled_box_resized() -> None:
+    clip = _random_clip()
+    box = sample_crop_box(24, 32, generator=torch.Generator().manual_seed(4))
+    out = random_resized_crop(clip, 16, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(out, resized_crop(clip, box, 16))
+
+
+def test_random_resized_crop_is_deterministic_under_a_seeded_generator() -> None:
+    clip = _random_clip()
+    first = random_resized_crop(clip, 16, generator=torch.Generator().manual_seed(5))
+    second = random_resized_crop(clip, 16, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(first, second)
+
+
+def test_sample_crop_box_respects_scale_and_bounds() -> None:
+    generator = torch.Generator().manual_seed(6)
+    for _ in range(50):
+        box = sample_crop_box(40, 60, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3), generator=generator)
+        assert 0 <= box.top and box.top + box.height <= 40 and 0 <= box.left and box.left + box.width <= 60
+        assert 0.45 * 2400 <= box.height * box.width <= 2400
+
+
+def test_sample_crop_box_falls_back_to_a_central_crop() -> None:
+    # A 100x1 image cannot hold a near-square box of >= 90% area, so all 10 attempts fail.
+    box = sample_crop_box(100, 1, scale=(0.9, 1.0), ratio=(1.0, 1.0), generator=torch.Generator().manual_seed(7))
+    assert box == CropBox(top=49, left=0, height=1, width=1)
+
+
+def test_resized_crop_of_the_full_frame_at_the_same_size_is_identity() -> None:
+    clip = _random_clip(height=16, width=16)
+    assert torch.equal(resized_crop(clip, CropBox(0, 0, 16, 16), 16), clip)
+
+
+def test_sample_crop_box_rejects_an_inverted_scale() -> None:
+    with pytest.raises(ValueError, match="scale"):
+        sample_crop_box(10, 10, scale=(1.0, 0.5))

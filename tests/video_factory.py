@@ -1,0 +1,107 @@
+"""Small real videos for tests, encoded with PyAV; every frame shows its own index as a bit grid."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+GRID_COLS, GRID_ROWS = 4, 3  # 12 bits: indices up to 4095, one big black/white cell per bit
+MAX_INDEX = 2 ** (GRID_COLS * GRID_ROWS) - 1
+
+
+def index_image(index: int, width: int, height: int) -> np.ndarray:
+    """An RGB (height, width, 3) uint8 image whose grid cells spell `index` in binary."""
+    assert 0 <= index <= MAX_INDEX, f"index {index} outside 0..{MAX_INDEX}"
+    image = np.zeros((height, width, 3), dtype=np.uint8)
+    for bit in range(GRID_COLS * GRID_ROWS):
+        if index >> bit & 1:
+            row, col = divmod(bit, GRID_COLS)
+            rows = slice(row * height // GRID_ROWS, (row + 1) * height // GRID_ROWS)
+            cols = slice(col * width // GRID_COLS, (col + 1) * width // GRID_COLS)
+            image[rows, cols] = 255
+    return image
+
+
+def read_index(frame: np.ndarray | object) -> int:
+    """Read back the index painted by `index_image` from a decoded (3, H, W) uint8 frame."""
+    chw = np.asarray(frame)
+    assert chw.ndim == 3 and chw.shape[0] == 3, f"expected a (3, H, W) frame, got {chw.shape}"
+    grey = chw.astype(np.float32).mean(axis=0)
+    height, width = grey.shape
+    index = 0
+    for bit in range(GRID_COLS * GRID_ROWS):
+        row, col = divmod(bit, GRID_COLS)
+        # Read only the middle half of each cell: edges blur under h264 and resizing.
+        top, bottom = (4 * row + 1) * height // (4 * GRID_ROWS), (4 * row + 3) * height // (4 * GRID_ROWS)
+        left, right = (4 * col + 1) * width // (4 * GRID_COLS), (4 * col + 3) * width // (4 * GRID_COLS)
+        if grey[top:bottom, left:right].mean() > 127.5:
+            index |= 1 << bit
+    return index
+
+
+def write_indexed_video(
+    path: str | os.PathLike[str],
+    num_frames: int,
+    fps: int = 10,
+    size: tuple[int, int] = (64, 48),
+    gop: int = 12,
+    bframes: int = 2,
+    vfr_pts: Sequence[float] | None = None,
+    codec: str = "libx264",
+    faststart: bool = False,
+    open_gop: bool = False,
+) -> Path:
+    """Encode `num_frames` index frames; `vfr_pts` gives each frame's time in seconds (variable rate)."""
+    width, height = size
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.gop_size = gop
+        if codec == "libx264":
+            # Fixed GOPs and B-frames so tests know where keyframes are and frames get reordered.
+            params = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}:open-gop={int(open_gop)}"
+            stream.options = {"x264-params": params}
+        if vfr_pts is not None:
+            assert len(vfr_pts) == num_frames, f"{len(vfr_pts)} timestamps for {num_frames} frames"
+            stream.codec_context.time_base = Fraction(1, 1000)
+        for index in range(num_frames):
+            frame = av.VideoFrame.from_ndarray(index_image(index, width, height), format="rgb24")
+            if vfr_pts is not None:
+                frame.pts, frame.time_base = round(vfr_pts[index] * 1000), Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return Path(path)
+
+
+def write_audio_only(path: str | os.PathLike[str], seconds: float = 1.0, codec: str = "aac") -> Path:
+    """Encode a silent mono audio track with no video stream."""
+    rate = 44100
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        samples = np.zeros((1, 1024), dtype=np.float32)
+        for start in range(0, int(seconds * rate), 1024):
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return Path(path)
+
+
+def write_truncated_copy(source: str | os.PathLike[str], target: str | os.PathLike[str], fraction: float) -> Path:
+    """Copy the first `fraction` of `source`'s bytes, as an interrupted download leaves a file."""
+    data = Path(source).read_bytes()
+    Path(target).write_bytes(data[: int(len(data) * fraction)])
+    return Path(target)
+
+
+def write_random_bytes(path: str | os.PathLike[str], size: int = 4096, seed: int = 0) -> Path:
+    """Write bytes that no demuxer accepts as a video."""
+    Path(path).write_bytes(np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes())
+    return Path(path)
