@@ -16,6 +16,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "prepare": ("sevila.data.prepare_cli", "main"),
     "data": ("sevila.data.check_cli", "main"),
     "metrics": ("sevila.metrics.cli", "main"),
+    "demo-data": ("sevila.data.synthetic_cli", "main"),
 }
 
 USER_ERRORS = (SevilaError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError)

@@ -1,4 +1,4 @@
-"""Tiny real BLIP-2 backbones for the model tests, built once per session and saved with save_pretrained."""
+"""A tiny SeViLA on the session's tiny BLIP-2 backbone."""
 
 from __future__ import annotations
 
@@ -8,12 +8,6 @@ import pytest
 
 from sevila.model.backbone import load_blip2
 from sevila.model.sevila import SeViLA
-from sevila.model.tiny import build_tiny_backbone
-
-
-@pytest.fixture(scope="session")
-def tiny_backbone_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_backbone(tmp_path_factory.mktemp("tiny_blip2"), extra_words=["red", "blue", "circle"])
 
 
 @pytest.fixture

@@ -48,6 +48,6 @@ def test_localizer_loss_scores_match_forward(tiny_sevila):
     model = tiny_sevila
     text = prompts.moment_prompt("a red circle")
     raw = model.encode_frames(torch.randn(1, 3, 3, 32, 32))
-    loss, scores = model.localizer.loss(raw, [text], torch.tensor([[True, False, True]]))
+    loss, yes_no = model.localizer.loss(raw, [text], torch.tensor([[True, False, True]]))
     assert loss.ndim == 0 and loss.item() > 0
-    torch.testing.assert_close(scores, model.localizer(raw, [text]))
+    torch.testing.assert_close(yes_no[..., 0], model.localizer(raw, [text]))

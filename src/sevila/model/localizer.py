@@ -37,7 +37,8 @@ class Localizer(nn.Module):
         return self.language.yes_scores(*self._inputs(raw, texts)).view(b, t)
 
     def loss(self, raw: Tensor, texts: list[str], labels: Tensor) -> tuple[Tensor, Tensor]:
-        """T5 loss on per-frame `yes`/`no` targets (labels bool (B, T)); also returns the scores (B, T)."""
+        """T5 loss on per-frame `yes`/`no` targets (labels bool (B, T)); also the first-step logits (B, T, 2) of yes, no."""
         targets = ["yes" if positive else "no" for positive in labels.flatten().tolist()]
         loss, logits = self.language.target_loss(*self._inputs(raw, texts), targets)
-        return loss, logits[:, 0, self.language.yes_id].float().view(labels.shape)
+        yes_no = logits[:, 0, [self.language.yes_id, self.language.no_id]].float()  # (B*T, 2)
+        return loss, yes_no.view(*labels.shape, 2)

@@ -1,0 +1,106 @@
+"""What every stage shares: building SeViLA on a backbone, explicit freezing, optimiser, slim checkpoints."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import lightning as L
+import torch
+
+from sevila.errors import SevilaError
+from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
+from sevila.model.sevila import SeViLA
+from sevila.stages.optim import OptimizerSettings, build_optimizer
+from sevila.stages.weights import MODULES, load_heads, save_heads
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class SevilaStage(L.LightningModule):
+    """Base of the stage modules; a subclass names what it trains in `trains`."""
+
+    stage_name: ClassVar[str] = "stage"
+    trains: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        backbone: str = DEFAULT_BACKBONE,
+        num_keyframes: int = 4,
+        init_localizer: str | None = None,
+        init_answerer: str | None = None,
+        export_path: str | None = None,
+        vision_dtype: str = "float32",
+        language_dtype: str = "float32",
+        lr: float = 3e-5,
+        weight_decay: float = 0.05,
+        betas: tuple[float, float] = (0.9, 0.999),
+        warmup_steps: int = 1000,
+        warmup_start_lr: float = 1e-8,
+        min_lr: float = 0.0,
+    ) -> None:
+        """Args: backbone: BLIP-2 hub name or local `save_pretrained` directory. num_keyframes: k.
+        init_localizer / init_answerer: stage outputs (.safetensors) to start from; none = BLIP-2's Q-Former.
+        export_path: where this stage writes its trained heads at the end of `fit`.
+        vision_dtype / language_dtype: dtypes of the frozen ViT and T5 (paper: float16 / bfloat16 on GPU).
+        lr ... min_lr: AdamW and warmup-cosine schedule (method §6)."""
+        super().__init__()
+        self.save_hyperparameters()
+        for name, value in (("vision_dtype", vision_dtype), ("language_dtype", language_dtype)):
+            if value not in DTYPES:
+                raise SevilaError(f"model.{name}={value!r}: expected one of {sorted(DTYPES)}")
+        self.model = SeViLA(load_blip2(backbone), num_keyframes).set_precision(DTYPES[vision_dtype], DTYPES[language_dtype])
+        for module, path in (("localizer", init_localizer), ("answerer", init_answerer)):
+            if path:
+                load_heads(self.model, path, module)
+                log.info("%s: %s starts from %s", self.stage_name, module, path)
+        self.model.requires_grad_(False)
+        for name in self.trains:
+            getattr(self.model, name).requires_grad_(True)
+        self.optimizer_settings = OptimizerSettings(lr, weight_decay, betas, warmup_steps, warmup_start_lr, min_lr)
+        self.strict_loading = False  # checkpoints hold the trained heads only
+
+    def train(self, mode: bool = True) -> SevilaStage:
+        """Frozen parts stay in eval mode (no dropout), as the original keeps its ViT."""
+        super().train(mode)
+        self.model.vision_model.eval()
+        for name in MODULES:
+            if name not in self.trains:
+                getattr(self.model, name).eval()
+        return self
+
+    def configure_optimizers(self) -> dict:
+        return build_optimizer(self.model, self.optimizer_settings, int(self.trainer.estimated_stepping_batches))
+
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """Raw ViT features of a batch's frames; the ViT is frozen, so no graph is kept."""
+        with torch.no_grad():
+            return self.model.encode_frames(frames)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        prefixes = tuple(f"model.{name}." for name in self.trains)
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefixes)}
+        checkpoint["sevila"] = {"stage": self.stage_name, "backbone": self.model.backbone_name}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        stored = checkpoint.get("sevila", {}).get("stage")
+        if stored != self.stage_name:
+            raise SevilaError(
+                f"checkpoint is from stage {stored!r}, not {self.stage_name!r}: resume with the same stage's "
+                "last.ckpt, or pass the previous stage's .safetensors output as model.init_localizer/init_answerer"
+            )
+        own = self.state_dict()
+        wrong = [k for k, v in checkpoint["state_dict"].items() if k not in own or own[k].shape != v.shape]
+        if wrong:
+            raise SevilaError(
+                f"checkpoint was trained on backbone {checkpoint['sevila'].get('backbone')!r} and does not fit "
+                f"{self.model.backbone_name!r} (first mismatched weights: {wrong[:3]}); use a matching model.backbone"
+            )
+
+    def on_fit_end(self) -> None:
+        path = self.hparams.export_path
+        if path and self.trainer.is_global_zero:
+            save_heads(self.model, path, self.trains, self.stage_name)
+            log.info("%s: wrote %s", self.stage_name, path)

@@ -1,0 +1,58 @@
+"""Stage 1: pre-train the Localizer on QVHighlights frame relevance (yes/no per frame, method §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sevila.data.batch import MomentBatch
+from sevila.metrics.moments import frame_scores_to_moments, moment_retrieval_metrics
+from sevila.stages.base import SevilaStage
+from sevila.stages.gather import gather_rows
+
+
+class PretrainLocalizer(SevilaStage):
+    """Trains the Localizer's query head; reports frame accuracy and moment retrieval at validation."""
+
+    stage_name = "pretrain_localizer"
+    trains = ("localizer",)
+
+    def __init__(self, *args: Any, max_gap: int = 6, **kwargs: Any) -> None:
+        """max_gap: most consecutive `no` frames a predicted moment may bridge (the paper's span threshold)."""
+        super().__init__(*args, **kwargs)
+        self.max_gap = max_gap
+        self._moments: list[dict[str, Any]] = []
+
+    def _step(self, batch: MomentBatch, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        raw = self.encode(batch["frames"])
+        loss, yes_no = self.model.localizer.loss(raw, batch["localizer_text"], batch["labels"])  # (B, T, 2)
+        frame_acc = ((yes_no[..., 0] > yes_no[..., 1]) == batch["labels"]).float().mean()
+        size = len(batch["qid"])
+        self.log(f"{split}/loss", loss, prog_bar=True, batch_size=size, sync_dist=split != "train")
+        self.log(f"{split}/frame_acc", frame_acc, prog_bar=True, batch_size=size, sync_dist=split != "train")
+        return loss, yes_no
+
+    def training_step(self, batch: MomentBatch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")[0]
+
+    def validation_step(self, batch: MomentBatch, batch_idx: int) -> None:
+        _, yes_no = self._step(batch, "val")
+        yes_prob = yes_no.softmax(dim=-1)[..., 0]  # (B, T); yes > no  <=>  prob > 0.5
+        for i, qid in enumerate(batch["qid"]):
+            times = batch["timestamps"][i].tolist()
+            rate = len(times) / max(float(batch["duration"][i]), 1e-6)  # each sampled frame covers 1/rate s
+            moments = frame_scores_to_moments(yes_prob[i].tolist(), rate, timestamps=times, max_gap=self.max_gap)
+            windows = [tuple(w) for w in batch["windows"][i]]
+            self._moments.append({"index": int(batch["index"][i]), "qid": qid, "moments": moments, "windows": windows})
+
+    def on_validation_epoch_end(self) -> None:
+        rows = [row for row in gather_rows(self._moments) if row["windows"]]
+        self._moments = []
+        if not rows:
+            return
+        metrics = moment_retrieval_metrics(
+            {row["qid"]: row["moments"] for row in rows}, {row["qid"]: row["windows"] for row in rows}
+        )
+        for name, value in metrics.items():
+            self.log(f"val/{name}", value)

@@ -1,0 +1,53 @@
+"""On-disk cache of reverse-chain pseudo-labels: one bool per (question, video frame index) (method §6)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from sevila.errors import SevilaError
+from sevila.io import write_json
+
+log = logging.getLogger(__name__)
+
+
+class PseudoLabelCache:
+    """Labels of the frozen Answerer, computed once; each process writes its own shard atomically."""
+
+    def __init__(self, directory: str | Path, rank: int = 0) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / f"pseudo_labels.rank{rank}.json"
+        self.labels: dict[str, bool] = {}
+        self._unsaved = 0
+        for shard in sorted(self.directory.glob("pseudo_labels.rank*.json")):
+            try:
+                self.labels.update(json.loads(shard.read_text(encoding="utf-8")))
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise SevilaError(f"{shard}: damaged pseudo-label cache ({error}); delete it to recompute") from error
+        if self.labels:
+            log.info("pseudo-label cache: %d labels from %s", len(self.labels), self.directory)
+
+    @staticmethod
+    def key(qid: str, frame_index: int) -> str:
+        """Cache key of one question's frame."""
+        return f"{qid}|{frame_index}"
+
+    def lookup(self, qid: str, frame_indices: list[int]) -> list[bool] | None:
+        """The labels of these frames of one question, or None if any is missing."""
+        keys = [self.key(qid, i) for i in frame_indices]
+        if all(k in self.labels for k in keys):
+            return [self.labels[k] for k in keys]
+        return None
+
+    def store(self, qid: str, frame_indices: list[int], labels: list[bool]) -> None:
+        """Remember the labels of one question's frames (written by `flush`)."""
+        for index, label in zip(frame_indices, labels, strict=True):
+            self.labels[self.key(qid, index)] = bool(label)
+        self._unsaved += len(labels)
+
+    def flush(self) -> None:
+        """Write this process's labels if any are new (temp file + rename)."""
+        if self._unsaved:
+            write_json(self.path, self.labels)
+            self._unsaved = 0

@@ -1,0 +1,83 @@
+"""What the QA stages share: choosing keyframes, answering from them, and chain accuracy at validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from sevila.data.batch import QABatch
+from sevila.metrics.accuracy import QARow, accuracy_by_type
+from sevila.model.localizer import select_keyframes
+from sevila.model.sevila import SeViLA, gather_frames
+from sevila.stages.base import SevilaStage
+from sevila.stages.gather import gather_rows
+from sevila.stages.keyframes import uniform_keyframes
+
+
+def choose_keyframes(model: SeViLA, raw: Tensor, batch: QABatch, use_localizer: bool) -> tuple[Tensor, Tensor | None]:
+    """Keyframe positions (B, K) among the T candidates, and the Localizer scores (B, T) when it chose them."""
+    if not use_localizer:
+        b, t = raw.shape[:2]
+        return uniform_keyframes(t, model.num_keyframes, b, raw.device), None
+    with torch.no_grad():
+        scores = model.localizer(raw, batch["localizer_text"])
+    return select_keyframes(scores, model.num_keyframes), scores
+
+
+def answer_rows(model: SeViLA, raw: Tensor, batch: QABatch, keyframes: Tensor) -> list[dict[str, Any]]:
+    """Answer from the keyframes; one row {index, qid, prediction, target, frame_idx} per question."""
+    option_logits = model.answerer(gather_frames(raw, keyframes), batch["answerer_text"], batch["num_options"])
+    frame_idx = batch["frame_indices"].to(keyframes.device).gather(1, keyframes)  # (B, K) video frame numbers
+    return prediction_rows(batch, option_logits.argmax(dim=-1), frame_idx)
+
+
+def prediction_rows(batch: QABatch, predictions: Tensor, frame_idx: Tensor) -> list[dict[str, Any]]:
+    """Rows in the prediction-file format of `Evaluate`."""
+    return [
+        {
+            "index": int(batch["index"][i]),
+            "qid": qid,
+            "prediction": int(predictions[i]),
+            "target": int(batch["answer"][i]),
+            "frame_idx": frame_idx[i].tolist(),
+        }
+        for i, qid in enumerate(batch["qid"])
+    ]
+
+
+def accuracy_of(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Overall and per-type accuracy (percent) of prediction rows."""
+    return accuracy_by_type([QARow(r["qid"], r["prediction"], r["target"]) for r in rows])
+
+
+class QAStage(SevilaStage):
+    """A stage validated by the forward chain's accuracy, overall and per question type."""
+
+    use_localizer: bool = True  # False: the Answerer sees k uniform frames
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rows: list[dict[str, Any]] = []
+
+    def chain_rows(self, batch: QABatch) -> list[dict[str, Any]]:
+        """Forward chain (or uniform keyframes) on one batch -> prediction rows."""
+        raw = self.encode(batch["frames"])
+        keyframes, _ = choose_keyframes(self.model, raw, batch, self.use_localizer)
+        with torch.no_grad():
+            return answer_rows(self.model, raw, batch, keyframes)
+
+    def validation_step(self, batch: QABatch, batch_idx: int) -> None:
+        self._rows += self.chain_rows(batch)
+
+    def collect_rows(self, split: str) -> list[dict[str, Any]]:
+        """Every process's rows of this epoch, each question once; logs `{split}/acc` and per type."""
+        rows, self._rows = gather_rows(self._rows), []
+        if rows:
+            for name, value in accuracy_of(rows).items():
+                self.log(f"{split}/{name.lower()}", value, prog_bar=name == "Acc")
+        return rows
+
+    def on_validation_epoch_end(self) -> None:
+        self.collect_rows("val")

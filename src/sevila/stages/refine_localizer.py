@@ -1,0 +1,64 @@
+"""Stage 3: self-refine the Localizer on pseudo-labels from the frozen fine-tuned Answerer (method §6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from sevila.data.batch import QABatch
+from sevila.stages.pseudo_labels import PseudoLabelCache
+from sevila.stages.qa_stage import QAStage
+
+
+class RefineLocalizer(QAStage):
+    """Trains the Localizer per frame on `yes` iff the Answerer, from that frame alone, answers correctly."""
+
+    stage_name = "refine_localizer"
+    trains = ("localizer",)
+
+    def __init__(self, *args: Any, cache_dir: str = "checkpoints/pseudo_labels", flush_every: int = 50, **kwargs: Any):
+        """cache_dir: folder of the pseudo-label cache (reused by later epochs and restarts).
+        flush_every: training steps between cache writes, so a killed run loses little."""
+        super().__init__(*args, **kwargs)
+        self.cache_dir = cache_dir
+        self.flush_every = flush_every
+        self.cache: PseudoLabelCache | None = None
+        self.answerer_calls = 0  # questions sent to the Answerer for labels: 0 once everything is cached
+
+    def setup(self, stage: str) -> None:
+        self.cache = PseudoLabelCache(Path(self.cache_dir), rank=self.global_rank)
+
+    def pseudo_labels(self, raw: Tensor, batch: QABatch) -> Tensor:
+        """(B, T) labels: from the cache where known, else from the frozen Answerer (then cached)."""
+        assert self.cache is not None, "setup() builds the cache"
+        frame_indices = batch["frame_indices"].tolist()
+        cached = [self.cache.lookup(qid, idx) for qid, idx in zip(batch["qid"], frame_indices)]
+        missing = [i for i, labels in enumerate(cached) if labels is None]
+        if missing:
+            computed = self.model.pseudo_labels(
+                raw[missing], [batch["answerer_text"][i] for i in missing],
+                batch["num_options"][missing], batch["answer"][missing],
+            )
+            self.answerer_calls += len(missing)
+            for row, i in enumerate(missing):
+                cached[i] = computed[row].tolist()
+                self.cache.store(batch["qid"][i], frame_indices[i], cached[i])
+        return torch.tensor(cached, dtype=torch.bool, device=raw.device)
+
+    def training_step(self, batch: QABatch, batch_idx: int) -> Tensor:
+        raw = self.encode(batch["frames"])
+        labels = self.pseudo_labels(raw, batch)
+        loss, yes_no = self.model.localizer.loss(raw, batch["localizer_text"], labels)
+        size = len(batch["qid"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        self.log("train/pseudo_label_positive_rate", labels.float().mean(), prog_bar=True, batch_size=size)
+        self.log("train/frame_acc", ((yes_no[..., 0] > yes_no[..., 1]) == labels).float().mean(), batch_size=size)
+        if (batch_idx + 1) % self.flush_every == 0:
+            self.cache.flush()
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        self.cache.flush()

@@ -1,0 +1,64 @@
+"""Stage outputs: the trained query heads only, as safetensors, loadable on top of any copy of the backbone."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as save_safetensors
+
+from sevila.errors import SevilaError
+from sevila.io import atomic_open
+from sevila.model.sevila import SeViLA
+
+MODULES = ("localizer", "answerer")
+
+
+def save_heads(model: SeViLA, path: str | os.PathLike[str], modules: Sequence[str], stage: str) -> None:
+    """Write the named modules' weights (`localizer.*`, `answerer.*`) with stage and backbone as metadata."""
+    tensors = {
+        f"{name}.{key}": value.detach().cpu().contiguous()
+        for name in modules
+        for key, value in getattr(model, name).state_dict().items()
+    }
+    metadata = {"stage": stage, "backbone": model.backbone_name, "modules": json.dumps(list(modules))}
+    with atomic_open(path, "wb") as handle:
+        handle.write(save_safetensors(tensors, metadata=metadata))
+
+
+def read_heads(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a stage output; a missing or damaged file is a clear error."""
+    file = Path(path)
+    if not file.is_file():
+        raise SevilaError(f"{file}: stage output not found; run the stage that writes it first (see `make help`)")
+    try:
+        with safe_open(str(file), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise SevilaError(f"{file}: not a readable safetensors stage output ({error}); re-run the stage") from error
+    return tensors, metadata
+
+
+def load_heads(model: SeViLA, path: str | os.PathLike[str], module: str) -> dict[str, str]:
+    """Load `module` (localizer or answerer) from a stage output; shapes must match this backbone."""
+    tensors, metadata = read_heads(path)
+    prefix = f"{module}."
+    state = {key[len(prefix) :]: value for key, value in tensors.items() if key.startswith(prefix)}
+    if not state:
+        stored = sorted({key.split(".")[0] for key in tensors})
+        raise SevilaError(f"{path}: holds no {module} weights (it has {stored}, stage {metadata.get('stage')!r})")
+    target = getattr(model, module).state_dict()
+    wrong = [k for k, v in state.items() if k in target and target[k].shape != v.shape]
+    if wrong or set(state) != set(target):
+        raise SevilaError(
+            f"{path}: {module} weights do not fit this backbone ({model.backbone_name}); they were trained on "
+            f"{metadata.get('backbone')!r}. Mismatched: {sorted(wrong)[:3]}, "
+            f"missing: {sorted(set(target) - set(state))[:3]}, unexpected: {sorted(set(state) - set(target))[:3]}"
+        )
+    getattr(model, module).load_state_dict(state)
+    return metadata

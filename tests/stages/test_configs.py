@@ -1,0 +1,45 @@
+"""Every stage YAML parses with every profile and the data files it is used with (as the Makefile composes them)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from stage_runner import STAGES
+
+from sevila.cli import main as sevila_main
+
+QA_DATA = ["nextqa", "star", "how2qa", "tvqa", "vlep", "demo_qa"]
+COMBINATIONS = [("pretrain_localizer", "qvhighlights"), ("pretrain_localizer", "demo_moments")] + [
+    (stage, data) for stage in ("finetune_answerer", "refine_localizer", "evaluate") for data in QA_DATA
+]
+
+
+@pytest.mark.parametrize("profile", ["demo", "paper"])
+@pytest.mark.parametrize(("stage", "data"), COMBINATIONS)
+def test_config_parses(stage, data, profile, capsys):
+    verb = "test" if stage == "evaluate" else "fit"
+    args = [verb, "-c", str(STAGES / "data" / f"{data}.yaml"), "-c", str(STAGES / f"{stage}.yaml"),
+            "-c", str(STAGES / "profiles" / f"{profile}.yaml"), "--print_config"]
+    with pytest.raises(SystemExit) as exit_info:
+        sevila_main(args)
+    assert exit_info.value.code in (0, None)
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["model"]["class_path"].startswith("sevila.stages.")
+    assert config["data"]["class_path"].startswith("sevila.data.datamodules.")
+
+
+def test_config_every_yaml_file_is_covered():
+    stage_files = {p.stem for p in STAGES.glob("*.yaml")}
+    data_files = {p.stem for p in (STAGES / "data").glob("*.yaml")}
+    assert stage_files == {stage for stage, _ in COMBINATIONS}
+    assert data_files == {data for _, data in COMBINATIONS}
+    assert {p.stem for p in (STAGES / "profiles").glob("*.yaml")} == {"demo", "paper"}
+
+
+def test_config_unknown_key_is_refused(capsys):
+    args = ["fit", "-c", str(STAGES / "data" / "star.yaml"), "-c", str(STAGES / "finetune_answerer.yaml"),
+            "--model.init_args.learning_rate=1", "--print_config"]
+    with pytest.raises(SystemExit) as exit_info:
+        sevila_main(args)
+    assert exit_info.value.code == 2
+    assert "learning_rate" in capsys.readouterr().err

@@ -1,0 +1,127 @@
+"""Each stage module on the tiny backbone: what trains, what is cached, what a checkpoint holds and resumes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from sevila.data.datamodules import DemoQA, QVHighlights
+from sevila.errors import SevilaError
+from sevila.stages import Evaluate, FinetuneAnswerer, PretrainLocalizer, RefineLocalizer
+from sevila.stages.weights import save_heads
+
+
+def _qa_data(root: Path, **kwargs) -> DemoQA:
+    settings = dict(num_frames=4, eval_num_frames=4, batch_size=2, num_workers=0, frame_size=32)
+    return DemoQA(str(root / "qa"), str(root / "videos"), **{**settings, **kwargs})
+
+
+def _trainer(tmp_path: Path, **kwargs) -> L.Trainer:
+    settings = dict(accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_progress_bar=False,
+                    enable_checkpointing=False, default_root_dir=str(tmp_path), num_sanity_val_steps=0)
+    return L.Trainer(**{**settings, **kwargs})
+
+
+class GradientRecorder(L.Callback):
+    """Names of the parameters that received a gradient in the first training step."""
+
+    def __init__(self) -> None:
+        self.names: set[str] | None = None
+
+    def on_before_optimizer_step(self, trainer, module, optimizer) -> None:
+        if self.names is None:
+            self.names = {n for n, p in module.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize(
+    ("stage_class", "trained", "data"),
+    [(PretrainLocalizer, "model.localizer.head.", "moments"), (FinetuneAnswerer, "model.answerer.head.", "qa"),
+     (RefineLocalizer, "model.localizer.head.", "qa")],
+)
+def test_stage_gradients_reach_exactly_the_trained_head(tmp_path, tiny_backbone_dir, tiny_benchmark, stage_class, trained, data):
+    extra = {"cache_dir": str(tmp_path / "cache")} if stage_class is RefineLocalizer else {}
+    module = stage_class(backbone=str(tiny_backbone_dir), num_keyframes=2, warmup_steps=1, **extra)
+    if data == "moments":
+        datamodule = QVHighlights(str(tiny_benchmark / "moments"), str(tiny_benchmark / "videos"), num_frames=4,
+                                  eval_num_frames=4, batch_size=2, num_workers=0, frame_size=32)
+    else:
+        datamodule = _qa_data(tiny_benchmark)
+    recorder = GradientRecorder()
+    _trainer(tmp_path, max_steps=1, callbacks=[recorder], limit_val_batches=0).fit(module, datamodule)
+    expected = {n for n, _ in module.named_parameters() if n.startswith(trained)}
+    assert recorder.names == expected
+    assert {n for n, p in module.named_parameters() if p.requires_grad} == expected
+
+
+def test_refine_reuses_cached_pseudo_labels_in_epoch_two(tmp_path, tiny_backbone_dir, tiny_benchmark):
+    module = RefineLocalizer(backbone=str(tiny_backbone_dir), num_keyframes=2, warmup_steps=1, cache_dir=str(tmp_path))
+    calls_per_epoch: list[int] = []
+
+    class CountCalls(L.Callback):
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            calls_per_epoch.append(pl_module.answerer_calls - sum(calls_per_epoch))
+
+    data = _qa_data(tiny_benchmark, random_train_frames=False)
+    _trainer(tmp_path, max_epochs=2, callbacks=[CountCalls()], limit_val_batches=0).fit(module, data)
+    assert calls_per_epoch == [6, 0]  # 6 training questions labelled once, then all from the cache
+
+
+def test_refine_restart_reads_the_cache_from_disk(tmp_path, tiny_backbone_dir, tiny_benchmark):
+    first = RefineLocalizer(backbone=str(tiny_backbone_dir), num_keyframes=2, warmup_steps=1, cache_dir=str(tmp_path))
+    _trainer(tmp_path, limit_val_batches=0).fit(first, _qa_data(tiny_benchmark, random_train_frames=False))
+    second = RefineLocalizer(backbone=str(tiny_backbone_dir), num_keyframes=2, warmup_steps=1, cache_dir=str(tmp_path))
+    _trainer(tmp_path, limit_val_batches=0).fit(second, _qa_data(tiny_benchmark, random_train_frames=False))
+    assert first.answerer_calls == 6 and second.answerer_calls == 0
+
+
+def test_stage_checkpoint_holds_only_trained_weights_and_resumes(tmp_path, tiny_backbone_dir, tiny_benchmark):
+    checkpoint = L.pytorch.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True, save_top_k=0)
+    module = FinetuneAnswerer(backbone=str(tiny_backbone_dir), num_keyframes=2, warmup_steps=1)
+    trainer = _trainer(tmp_path, max_epochs=1, callbacks=[checkpoint], enable_checkpointing=True, limit_val_batches=0)
+    trainer.fit(module, _qa_data(tiny_benchmark))
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)
+    assert saved["state_dict"] and all(k.startswith("model.answerer.") for k in saved["state_dict"])
+    assert saved["sevila"]["stage"] == "finetune_answerer"
+    resumed = FinetuneAnswerer(backbone=str(tiny_backbone_dir), num_keyframes=2, warmup_steps=1)
+    steps_at_start: list[int] = []
+
+    class StartStep(L.Callback):
+        def on_train_start(self, trainer, pl_module) -> None:
+            steps_at_start.append(trainer.global_step)
+
+    trainer = _trainer(tmp_path, max_epochs=2, callbacks=[StartStep()], limit_val_batches=0)
+    trainer.fit(resumed, _qa_data(tiny_benchmark), ckpt_path=str(tmp_path / "ckpt" / "last.ckpt"))
+    assert steps_at_start == [3] and trainer.global_step == 6  # 3 batches per epoch: resumed after epoch 1
+    for key, value in saved["state_dict"].items():
+        assert not torch.equal(resumed.state_dict()[key], value)  # training went on from the saved weights
+
+
+def test_stage_refuses_a_checkpoint_of_another_stage(tmp_path, tiny_backbone_dir, tiny_benchmark):
+    checkpoint = L.pytorch.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True, save_top_k=0)
+    module = FinetuneAnswerer(backbone=str(tiny_backbone_dir), num_keyframes=2, warmup_steps=1)
+    _trainer(tmp_path, callbacks=[checkpoint], enable_checkpointing=True, limit_val_batches=0).fit(
+        module, _qa_data(tiny_benchmark))
+    other = RefineLocalizer(backbone=str(tiny_backbone_dir), num_keyframes=2, cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(SevilaError, match="from stage 'finetune_answerer', not 'refine_localizer'"):
+        _trainer(tmp_path, limit_val_batches=0).fit(
+            other, _qa_data(tiny_benchmark), ckpt_path=str(tmp_path / "ckpt" / "last.ckpt"))
+
+
+def test_stage_init_rejects_weights_of_the_wrong_module(tmp_path, tiny_backbone_dir):
+    module = Evaluate(backbone=str(tiny_backbone_dir), num_keyframes=2)
+    save_heads(module.model, tmp_path / "answerer.safetensors", ["answerer"], "finetune_answerer")
+    with pytest.raises(SevilaError, match="holds no localizer weights"):
+        Evaluate(backbone=str(tiny_backbone_dir), init_localizer=str(tmp_path / "answerer.safetensors"))
+
+
+def test_stage_init_loads_the_previous_stage_output(tmp_path, tiny_backbone_dir):
+    trained = FinetuneAnswerer(backbone=str(tiny_backbone_dir), num_keyframes=2)
+    with torch.no_grad():
+        trained.model.answerer.head.query_tokens.add_(1.0)
+    save_heads(trained.model, tmp_path / "answerer.safetensors", ["answerer"], "finetune_answerer")
+    loaded = Evaluate(backbone=str(tiny_backbone_dir), init_answerer=str(tmp_path / "answerer.safetensors"))
+    assert torch.equal(loaded.model.answerer.head.query_tokens, trained.model.answerer.head.query_tokens)
+    assert not torch.equal(loaded.model.localizer.head.query_tokens, trained.model.answerer.head.query_tokens)
