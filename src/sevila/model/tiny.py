@@ -70,10 +70,12 @@ def tiny_config(vocab_size: int, size: TinySize = TinySize()) -> Blip2Config:
     )
 
 
-def _untie_lm_head(model: Blip2ForConditionalGeneration) -> None:
-    # A freshly built T5 ties lm_head to the input embeddings; Flan-T5's is separate (method §10).
+def untie_lm_head(model: Blip2ForConditionalGeneration) -> None:
+    """Give T5 its own output matrix: a fresh T5 ties lm_head to the input embeddings, Flan-T5 does not (§10)."""
     language_model = model.language_model
-    weight = torch.empty_like(language_model.shared.weight).normal_(std=1.0)
+    width = language_model.config.d_model
+    # Untied T5 skips the d_model^-0.5 output rescaling, so the head itself starts at that scale.
+    weight = torch.empty_like(language_model.shared.weight).normal_(std=width**-0.5)
     language_model.lm_head.weight = nn.Parameter(weight)
 
 
@@ -84,7 +86,7 @@ def build_tiny_backbone(
     torch.manual_seed(seed)
     tokenizer = build_tokenizer(extra_words)
     model = Blip2ForConditionalGeneration(tiny_config(len(tokenizer), size))
-    _untie_lm_head(model)
+    untie_lm_head(model)
     out = Path(output_dir)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
