@@ -66,13 +66,38 @@ refine: $(STAMP) banner ## stage 3: self-refine the Localizer with the fine-tune
 	  --model.init_args.init_answerer=$(ANSWERER) --model.init_args.cache_dir=$(CKPT)/$(DATASET)/pseudo_labels \
 	  --model.init_args.export_path=$(REFINED) --trainer.default_root_dir=$(CKPT)/$(DATASET)/refine_localizer $(FIT_ARGS)
 
-eval: $(STAMP) banner ## stage 4: forward chain on DATASET -> $(RESULTS)/{predictions,metrics}.json
-	@loc=$(REFINED); [ -f $$loc ] || loc=$(LOCALIZER); ans=$(ANSWERER); \
-	if [ -f $$ans ]; then echo "eval: Localizer $$loc, fine-tuned Answerer $$ans"; ans_flag=--model.init_args.init_answerer=$$ans; \
-	else echo "eval: no $(ANSWERER): zero-shot Answerer (BLIP-2 Q-Former), Localizer $$loc"; ans_flag=; fi; \
-	[ -f $$loc ] && loc_flag=--model.init_args.init_localizer=$$loc || { echo "eval: no Localizer checkpoint: BLIP-2 Q-Former as Localizer"; loc_flag=; }; \
-	$(SEVILA) test $(call CONFIGS,evaluate,$(DATASET)) --model.init_args.backbone=$(BACKBONE) $$loc_flag $$ans_flag \
-	  --model.init_args.output_dir=$(RESULTS) $(FIT_ARGS)
+# $(call EVALUATE,mode,localizer weights or empty,answerer weights or empty,output folder)
+EVALUATE = $(SEVILA) test $(call CONFIGS,evaluate,$(DATASET)) --model.init_args.backbone=$(BACKBONE) \
+	  --model.init_args.mode=$(1) $(if $(2),--model.init_args.init_localizer=$(2)) \
+	  $(if $(3),--model.init_args.init_answerer=$(3)) --model.init_args.output_dir=$(4) $(FIT_ARGS)
+
+OFFICIAL := nextqa star how2qa tvqa vlep
+SUBMISSION = $(if $(filter nextqa,$(DATASET)),--export $(RESULTS)/submission_nextqa.json,$(if $(filter vlep,$(DATASET)),--export $(RESULTS)/submission_vlep.jsonl))
+
+eval: $(STAMP) banner ## stage 4: forward chain on DATASET (or moment retrieval when DATASET=$(MOMENTS)) -> results/PROFILE/DATASET/
+ifeq ($(DATASET),$(MOMENTS))
+	@test -f $(LOCALIZER) || { echo "missing $(LOCALIZER): run 'make pretrain-localizer PROFILE=$(PROFILE)' first"; exit 2; }
+	$(SEVILA) test $(call CONFIGS,pretrain_localizer,$(MOMENTS)) --model.init_args.backbone=$(BACKBONE) \
+	  --model.init_args.init_localizer=$(LOCALIZER) --model.init_args.output_dir=$(RESULTS) --data.init_args.test_file=val.json $(FIT_ARGS)
+else
+	@loc=$(REFINED); [ -f $$loc ] || loc=$(LOCALIZER); [ -f $$loc ] || loc=; ans=$(ANSWERER); [ -f $$ans ] || ans=; \
+	echo "eval: Localizer $${loc:-BLIP-2 Q-Former (zero-shot)}; Answerer $${ans:-BLIP-2 Q-Former (zero-shot)}"; \
+	$(call EVALUATE,localizer,$$loc,$$ans,$(RESULTS))
+	$(if $(filter $(DATASET),$(OFFICIAL)),$(SEVILA) metrics $(DATASET) --predictions $(RESULTS)/predictions.json $(SUBMISSION))
+endif
+
+DEMO_EVAL = test -f results/demo/$(1)/metrics.json || $(call EVALUATE,$(2),$(3),$(ANSWERER),results/demo/$(1))
+
+demo: $(STAMP) ## everything on the embedded synthetic benchmark, on CPU -> results/demo/summary.{json,md,png}
+	@test "$(PROFILE)" = demo || { echo "make demo runs the demo profile only (got PROFILE=$(PROFILE))"; exit 2; }
+	$(SEVILA) demo-data --output data/demo
+	$(SEVILA) demo-backbone --output $(BACKBONE)
+	$(MAKE) --no-print-directory pretrain-localizer finetune-answerer refine
+	$(call DEMO_EVAL,uniform,uniform,$(LOCALIZER))
+	$(call DEMO_EVAL,localizer,localizer,$(LOCALIZER))
+	$(call DEMO_EVAL,refined,localizer,$(REFINED))
+	$(SEVILA) demo-report --data data/demo --results results/demo --checkpoints $(CKPT) --backbone $(BACKBONE)
+	@echo "TensorBoard logs: $(BIN)/tensorboard --logdir $(CKPT)"
 
 clean-venv: ## remove .venv
 	rm -rf $(VENV)

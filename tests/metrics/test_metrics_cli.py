@@ -154,3 +154,26 @@ def test_cli_malformed_file_fails(capsys: pytest.CaptureFixture[str], tmp_path: 
 def test_cli_wrong_dataset_files_fail(capsys: pytest.CaptureFixture[str]) -> None:
     args = ("--predictions", FIXTURES / "nextqa_hga_results.json", "--annotations", FIXTURES / "star_val.json")
     _fail(capsys, "qid '4010069381_6' is not in", "star", *args)
+
+
+def test_metrics_cli_exports_nextqa_results_in_the_official_format(tmp_path, capsys):
+    predictions = tmp_path / "predictions.json"
+    predictions.write_text(json.dumps([
+        {"qid": "CW_1150/6233408665_8", "prediction": 2, "target": 2, "frame_idx": [1, 2, 3, 4]},
+        {"qid": "TN_1150/6233408665_9", "prediction": 0, "target": 1, "frame_idx": [1, 2, 3, 4]},
+    ]))
+    export = tmp_path / "results.json"
+    assert main(["metrics", "nextqa", "--predictions", str(predictions), "--export", str(export)]) == 0
+    assert json.loads(export.read_text()) == {
+        "1150/6233408665_8": {"prediction": 2, "answer": 2},
+        "1150/6233408665_9": {"prediction": 0, "answer": 1},
+    }
+    assert json.loads(capsys.readouterr().out)["Acc"] == 50.0
+
+
+def test_metrics_cli_export_refuses_datasets_without_a_submission_format(tmp_path, capsys):
+    predictions = tmp_path / "predictions.json"
+    predictions.write_text(json.dumps([{"qid": "Interaction_T1_1", "prediction": 0, "target": 0, "frame_idx": [0]}]))
+    code = main(["metrics", "star", "--predictions", str(predictions), "--export", str(tmp_path / "x.json")])
+    assert code == 2
+    assert "no official submission format" in capsys.readouterr().err

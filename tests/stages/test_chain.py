@@ -90,3 +90,15 @@ def test_chain_rerun_with_ckpt_path_last_resumes(tmp_path, tiny_backbone_dir, ti
     resumed = torch.load(last, weights_only=False)
     assert resumed["global_step"] == 6
     assert (resumed["state_dict"][key] - 100.0).abs().max() < 1.0
+
+
+def test_chain_moment_evaluation_writes_submission_and_metrics(chain, tmp_path, tiny_backbone_dir, tiny_benchmark):
+    overlay = write_overlay(tmp_path / "qvh.yaml", tiny_backbone_dir, tiny_benchmark, "moments", model={
+        "init_localizer": str(chain / "localizer.safetensors"), "output_dir": str(tmp_path / "qvh")},
+        data={"test_file": "val.json"}, trainer={"default_root_dir": str(tmp_path)})
+    assert run_stage("test", "pretrain_localizer", "demo_moments", overlay) == 0
+    lines = [json.loads(line) for line in (tmp_path / "qvh" / "moments.jsonl").read_text().splitlines()]
+    assert sorted(line["qid"] for line in lines) == [30, 31]  # the two validation queries, official integer ids
+    metrics = json.loads((tmp_path / "qvh" / "metrics.json").read_text())
+    assert metrics["count"] == 2
+    assert {"MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mAP", "MR-full-mAP@0.5", "MR-full-mAP@0.75"} <= set(metrics)

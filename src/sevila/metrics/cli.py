@@ -16,6 +16,7 @@ from typing import Any
 
 from sevila.errors import SevilaError
 from sevila.metrics.accuracy import QARow, accuracy_by_type, nextqa_metrics, star_metrics
+from sevila.metrics.exports import write_nextqa_results, write_vlep_submission
 from sevila.metrics.formats import (
     Prediction,
     read_moment_annotations,
@@ -33,6 +34,10 @@ QA_METRICS: dict[str, Callable[[list[QARow]], dict[str, float]]] = {
     "vlep": accuracy_by_type,
 }
 NUM_OPTIONS = {"nextqa": 5, "star": 4, "how2qa": 4, "tvqa": 5, "vlep": 2}  # sevila-method.md §5
+EXPORTERS: dict[str, Callable[[Path, list[QARow]], None]] = {
+    "nextqa": write_nextqa_results,
+    "vlep": write_vlep_submission,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--allow-unmatched", action="store_true", help="score the qids in both files instead of failing on the others"
+    )
+    parser.add_argument(
+        "--export", type=Path, help="also write the scored rows in the official submission format (nextqa, vlep)"
     )
     return parser
 
@@ -130,6 +138,10 @@ def _qa_metrics(args: argparse.Namespace) -> dict[str, Any]:
         shared, counts = _match(predictions, answers, args)
         rows = [_annotated_row(args, qid, predictions[qid], answers[qid]) for qid in shared]
     _check_options(args, rows)
+    if args.export is not None:
+        if args.dataset not in EXPORTERS:
+            raise SevilaError(f"--export: {args.dataset} has no official submission format (only {sorted(EXPORTERS)})")
+        EXPORTERS[args.dataset](args.export, rows)
     try:
         metrics = QA_METRICS[args.dataset](rows)
     except ValueError as error:

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from sevila.data.batch import MomentBatch
+from sevila.io import write_json
+from sevila.metrics.exports import write_moment_submission
 from sevila.metrics.moments import frame_scores_to_moments, moment_retrieval_metrics
 from sevila.stages.base import SevilaStage
 from sevila.stages.gather import gather_rows
 
 
 class PretrainLocalizer(SevilaStage):
-    """Trains the Localizer's query head; reports frame accuracy and moment retrieval at validation."""
+    """Trains the Localizer's query head; reports frame accuracy and moment retrieval at validation.
+
+    `sevila test` with this stage evaluates a Localizer on QVHighlights moment retrieval and writes the
+    Moment-DETR submission (`moments.jsonl`) and `metrics.json` into `output_dir`.
+    """
 
     stage_name = "pretrain_localizer"
     trains = ("localizer",)
 
-    def __init__(self, *args: Any, max_gap: int = 6, **kwargs: Any) -> None:
-        """max_gap: most consecutive `no` frames a predicted moment may bridge (the paper's span threshold)."""
+    def __init__(self, *args: Any, max_gap: int = 6, output_dir: str = "results", **kwargs: Any) -> None:
+        """max_gap: most consecutive `no` frames a predicted moment may bridge (the paper's span threshold).
+        output_dir: where `sevila test` writes moments.jsonl and metrics.json."""
         super().__init__(*args, **kwargs)
         self.max_gap = max_gap
+        self.output_dir = Path(output_dir)
         self._moments: list[dict[str, Any]] = []
 
     def _step(self, batch: MomentBatch, split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,7 +46,7 @@ class PretrainLocalizer(SevilaStage):
         return self._step(batch, "train")[0]
 
     def validation_step(self, batch: MomentBatch, batch_idx: int) -> None:
-        _, yes_no = self._step(batch, "val")
+        _, yes_no = self._step(batch, "test" if self.trainer.testing else "val")
         yes_prob = yes_no.softmax(dim=-1)[..., 0]  # (B, T); yes > no  <=>  prob > 0.5
         for i, qid in enumerate(batch["qid"]):
             times = batch["timestamps"][i].tolist()
@@ -46,13 +55,26 @@ class PretrainLocalizer(SevilaStage):
             windows = [tuple(w) for w in batch["windows"][i]]
             self._moments.append({"index": int(batch["index"][i]), "qid": qid, "moments": moments, "windows": windows})
 
-    def on_validation_epoch_end(self) -> None:
-        rows = [row for row in gather_rows(self._moments) if row["windows"]]
-        self._moments = []
-        if not rows:
-            return
+    def _moment_metrics(self, split: str) -> tuple[list[dict[str, Any]], dict[str, float]]:
+        rows, self._moments = gather_rows(self._moments), []
+        scored = [row for row in rows if row["windows"]]  # the test split has no windows to score
+        if not scored:
+            return rows, {}
         metrics = moment_retrieval_metrics(
-            {row["qid"]: row["moments"] for row in rows}, {row["qid"]: row["windows"] for row in rows}
+            {row["qid"]: row["moments"] for row in scored}, {row["qid"]: row["windows"] for row in scored}
         )
         for name, value in metrics.items():
-            self.log(f"val/{name}", value)
+            self.log(f"{split}/{name}", value)
+        return rows, metrics
+
+    def on_validation_epoch_end(self) -> None:
+        self._moment_metrics("val")
+
+    def test_step(self, batch: MomentBatch, batch_idx: int) -> None:
+        self.validation_step(batch, batch_idx)
+
+    def on_test_epoch_end(self) -> None:
+        rows, metrics = self._moment_metrics("test")
+        if self.trainer.is_global_zero:
+            write_moment_submission(self.output_dir / "moments.jsonl", {row["qid"]: row["moments"] for row in rows})
+            write_json(self.output_dir / "metrics.json", {"count": len(rows), **metrics})
