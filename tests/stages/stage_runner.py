@@ -21,7 +21,7 @@ def write_overlay(
         "data": {"init_args": {"annotation_dir": str(data_root / folder), "video_dir": str(data_root / "videos"),
                                "num_frames": 4, "eval_num_frames": 4, "batch_size": 2, "num_workers": 0,
                                **(data or {})}},
-        "trainer": {"max_epochs": 1, "enable_progress_bar": False, **(trainer or {})},
+        "trainer": {"max_epochs": 1, "enable_progress_bar": False, "log_every_n_steps": 1, **(trainer or {})},
     }
     path.write_text(yaml.safe_dump(overlay))
     return path

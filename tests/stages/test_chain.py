@@ -102,3 +102,13 @@ def test_chain_moment_evaluation_writes_submission_and_metrics(chain, tmp_path, 
     metrics = json.loads((tmp_path / "qvh" / "metrics.json").read_text())
     assert metrics["count"] == 2
     assert {"MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mAP", "MR-full-mAP@0.5", "MR-full-mAP@0.75"} <= set(metrics)
+
+
+def test_chain_logs_a_keyframe_picture_to_tensorboard(chain):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = next((chain / "s2").rglob("events.out.tfevents.*"))
+    accumulator = EventAccumulator(str(events.parent), size_guidance={"images": 0})
+    accumulator.Reload()
+    assert "keyframes" in accumulator.Tags()["images"]
+    assert "val/acc" in accumulator.Tags()["scalars"] and "train/loss" in accumulator.Tags()["scalars"]

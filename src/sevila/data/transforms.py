@@ -31,6 +31,13 @@ def normalize(frames: Tensor) -> Tensor:
     return (frames.to(torch.float32) / 255.0 - mean) / std
 
 
+def denormalize(frames: Tensor) -> Tensor:
+    """Inverse of `normalize`: CLIP-standardised float frames (T, 3, S, S) -> uint8, for pictures and logs."""
+    mean = torch.tensor(CLIP_MEAN, dtype=torch.float32, device=frames.device).view(1, 3, 1, 1)
+    std = torch.tensor(CLIP_STD, dtype=torch.float32, device=frames.device).view(1, 3, 1, 1)
+    return ((frames.float() * std + mean) * 255.0).round().clamp(0, 255).to(torch.uint8)
+
+
 def sample_crop_box(
     height: int,
     width: int,

@@ -29,7 +29,7 @@ class Evaluate(QAStage):
         self.output_dir = Path(output_dir)
 
     def test_step(self, batch: QABatch, batch_idx: int) -> None:
-        self._rows += self.chain_rows(batch)
+        self._rows += self.chain_rows(batch, batch_idx)
 
     def on_test_epoch_end(self) -> None:
         rows = self.collect_rows("test")

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
 import torch
+from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 
 from sevila.data.batch import QABatch
+from sevila.data.transforms import denormalize
 from sevila.metrics.accuracy import QARow, accuracy_by_type
 from sevila.model.localizer import select_keyframes
 from sevila.model.sevila import SeViLA, gather_frames
 from sevila.stages.base import SevilaStage
 from sevila.stages.gather import gather_rows
 from sevila.stages.keyframes import uniform_keyframes
+from sevila.visualize import contact_sheet
 
 
 def choose_keyframes(model: SeViLA, raw: Tensor, batch: QABatch, use_localizer: bool) -> tuple[Tensor, Tensor | None]:
@@ -61,15 +65,26 @@ class QAStage(SevilaStage):
         super().__init__(*args, **kwargs)
         self._rows: list[dict[str, Any]] = []
 
-    def chain_rows(self, batch: QABatch) -> list[dict[str, Any]]:
+    def chain_rows(self, batch: QABatch, batch_idx: int) -> list[dict[str, Any]]:
         """Forward chain (or uniform keyframes) on one batch -> prediction rows."""
         raw = self.encode(batch["frames"])
-        keyframes, _ = choose_keyframes(self.model, raw, batch, self.use_localizer)
+        keyframes, scores = choose_keyframes(self.model, raw, batch, self.use_localizer)
+        if batch_idx == 0 and scores is not None:
+            self.log_keyframes(batch, scores, keyframes)
         with torch.no_grad():
             return answer_rows(self.model, raw, batch, keyframes)
 
+    def log_keyframes(self, batch: QABatch, scores: Tensor, keyframes: Tensor) -> None:
+        """TensorBoard picture of the first question's n frames, Localizer scores and chosen k (each validation)."""
+        if not isinstance(self.logger, TensorBoardLogger) or not self.trainer.is_global_zero:
+            return
+        sheet = contact_sheet(denormalize(batch["frames"][0]).cpu(), scores[0].tolist(), keyframes[0].tolist(),
+                              title=f"{batch['qid'][0]} step {self.global_step}", tile=64)
+        image = torch.from_numpy(numpy.asarray(sheet)).permute(2, 0, 1)  # (3, H, W) uint8
+        self.logger.experiment.add_image("keyframes", image, self.global_step)
+
     def validation_step(self, batch: QABatch, batch_idx: int) -> None:
-        self._rows += self.chain_rows(batch)
+        self._rows += self.chain_rows(batch, batch_idx)
 
     def collect_rows(self, split: str) -> list[dict[str, Any]]:
         """Every process's rows of this epoch, each question once; logs `{split}/acc` and per type."""
