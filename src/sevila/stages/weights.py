@@ -47,6 +47,13 @@ def read_heads(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], d
 def load_heads(model: SeViLA, path: str | os.PathLike[str], module: str) -> dict[str, str]:
     """Load `module` (localizer or answerer) from a stage output; shapes must match this backbone."""
     tensors, metadata = read_heads(path)
+    _load_module(model, tensors, metadata, path, module)
+    return metadata
+
+
+def _load_module(
+    model: SeViLA, tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: str | os.PathLike[str], module: str
+) -> None:
     prefix = f"{module}."
     state = {key[len(prefix) :]: value for key, value in tensors.items() if key.startswith(prefix)}
     if not state:
@@ -61,4 +68,14 @@ def load_heads(model: SeViLA, path: str | os.PathLike[str], module: str) -> dict
             f"missing: {sorted(set(target) - set(state))[:3]}, unexpected: {sorted(set(state) - set(target))[:3]}"
         )
     getattr(model, module).load_state_dict(state)
-    return metadata
+
+
+def load_all_heads(model: SeViLA, path: str | os.PathLike[str]) -> list[str]:
+    """Load every module (localizer, answerer) a stage output holds; returns their names."""
+    tensors, metadata = read_heads(path)
+    modules = [name for name in MODULES if any(key.startswith(f"{name}.") for key in tensors)]
+    if not modules:
+        raise SevilaError(f"{path}: holds neither localizer nor answerer weights; is it a sevila stage output?")
+    for name in modules:
+        _load_module(model, tensors, metadata, path, name)
+    return modules

@@ -1,0 +1,131 @@
+"""`sevila predict`: answer a multiple-choice question about any video with the forward chain."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sevila.errors import SevilaError
+from sevila.inference import LocalizedVideo, localize_video
+from sevila.model import prompts
+from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
+from sevila.model.sevila import SeViLA, gather_frames
+from sevila.stages.weights import load_all_heads
+from sevila.visualize import contact_sheet, save_png
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Where a profile's backbone and default stage outputs are."""
+
+    backbone: str
+    checkpoints: tuple[str, ...]
+
+
+PROFILES = {
+    "demo": Profile(
+        "data/demo/backbone",
+        ("checkpoints/demo/demo_qa/localizer_refined.safetensors", "checkpoints/demo/demo_qa/answerer.safetensors"),
+    ),
+    "paper": Profile(DEFAULT_BACKBONE, ("checkpoints/paper/sevila_pretrained.safetensors",)),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sevila predict", description=__doc__.splitlines()[0])
+    parser.add_argument("--video", type=Path, required=True, help="any video file PyAV reads")
+    parser.add_argument("--question", required=True)
+    parser.add_argument("--option", action="append", default=[], help="an answer option (2 to 5, in order)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="demo")
+    parser.add_argument("--backbone", help="BLIP-2 hub name or folder (default: the profile's)")
+    parser.add_argument("--checkpoint", action="append", help="stage output(s) to load (default: the profile's)")
+    parser.add_argument("--num-frames", type=int, default=32, help="candidate frames n")
+    parser.add_argument("--num-keyframes", type=int, default=4, help="keyframes k")
+    parser.add_argument("--save-keyframes", type=Path, help="write a contact sheet PNG of the n frames")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _check(args: argparse.Namespace) -> None:
+    if not args.video.is_file():
+        raise SevilaError(f"{args.video}: no such video file")
+    if not args.question.strip():
+        raise SevilaError("--question is empty; ask a question about the video")
+    if not 2 <= len(args.option) <= len(prompts.OPTION_LETTERS):
+        raise SevilaError(f"got {len(args.option)} --option; give 2 to {len(prompts.OPTION_LETTERS)} answer options")
+    if any(not option.strip() for option in args.option):
+        raise SevilaError("an --option is empty; every answer option needs text")
+    if not 1 <= args.num_keyframes <= args.num_frames:
+        raise SevilaError(f"--num-keyframes {args.num_keyframes} must be in 1..--num-frames ({args.num_frames})")
+
+
+def build_model(args: argparse.Namespace) -> SeViLA:
+    """The profile's backbone with its (or the given) stage outputs; zero-shot heads where none is found."""
+    profile = PROFILES[args.profile]
+    model = SeViLA(load_blip2(args.backbone or profile.backbone), num_keyframes=args.num_keyframes).eval()
+    for path in args.checkpoint or [p for p in profile.checkpoints if Path(p).is_file()]:
+        log.info("loaded %s from %s", ", ".join(load_all_heads(model, path)), path)
+    if torch.cuda.is_available():
+        model = model.cuda().set_precision(torch.float16, torch.bfloat16)
+    return model
+
+
+@dataclass
+class Prediction:
+    """The forward chain's answer on one video, and what it looked at."""
+
+    answer: int
+    answer_text: str
+    option_probs: list[float]
+    keyframes: list[dict[str, Any]]  # {index, time_s, score} in temporal order
+    localized: LocalizedVideo
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` object."""
+        return {key: getattr(self, key) for key in ("answer", "answer_text", "option_probs", "keyframes")}
+
+
+@torch.no_grad()
+def predict(model: SeViLA, video: Path, question: str, options: list[str], num_frames: int) -> Prediction:
+    """Forward chain on one video: the answer, each option's probability and the keyframes."""
+    texts = prompts.qa_prompts(question, options)
+    localized = localize_video(model, video, texts.localizer, num_frames)
+    keyframes = localized.keyframes.unsqueeze(0)  # (1, K)
+    logits = model.answerer(gather_frames(localized.raw, keyframes), [texts.answerer], torch.tensor([len(options)]))
+    probs = logits[0, : len(options)].softmax(dim=-1).tolist()
+    answer = max(range(len(options)), key=probs.__getitem__)
+    chosen = [
+        {"index": localized.indices[k], "time_s": round(localized.indices[k] / localized.fps, 3),
+         "score": round(float(localized.scores[k]), 4)}
+        for k in localized.keyframes.tolist()
+    ]
+    return Prediction(answer, options[answer], probs, chosen, localized)
+
+
+def main(argv: list[str]) -> int:
+    """Print the chosen option, the option probabilities and the keyframes (or one JSON object)."""
+    args = _parser().parse_args(argv)
+    _check(args)
+    model = build_model(args)
+    result = predict(model, args.video, args.question, args.option, args.num_frames)
+    if args.save_keyframes:
+        localized = result.localized
+        sheet = contact_sheet(localized.frames, localized.scores.tolist(), localized.keyframes.tolist(), args.question)
+        save_png(sheet, args.save_keyframes)
+    if args.json:
+        print(json.dumps(result.to_json()))
+        return 0
+    print(f"answer: {prompts.option_letter(result.answer)}. {result.answer_text}")
+    for i, (option, prob) in enumerate(zip(args.option, result.option_probs)):
+        print(f"  {prompts.option_letter(i)}. {option}: {prob:.3f}")
+    times = ", ".join(f"{k['time_s']:.2f}s (frame {k['index']}, score {k['score']:.2f})" for k in result.keyframes)
+    print(f"keyframes: {times}")
+    return 0

@@ -1,0 +1,46 @@
+"""`sevila predict` on a real encoded video with the tiny backbone."""
+
+from __future__ import annotations
+
+import json
+
+from PIL import Image
+from video_factory import write_indexed_video
+
+from sevila.cli import main
+
+
+def _args(tiny_backbone_dir, video, *extra):
+    return ["predict", "--video", str(video), "--question", "what is the color", "--option", "red",
+            "--option", "blue", "--option", "green", "--backbone", str(tiny_backbone_dir),
+            "--num-frames", "6", "--num-keyframes", "2", *extra]
+
+
+def test_predict_json_has_answer_probabilities_and_ordered_keyframes(tmp_path, tiny_backbone_dir, capsys):
+    video = write_indexed_video(tmp_path / "v.mp4", num_frames=30, fps=10, size=(64, 48))
+    assert main(_args(tiny_backbone_dir, video, "--json")) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"answer", "answer_text", "option_probs", "keyframes"}
+    assert len(result["option_probs"]) == 3 and abs(sum(result["option_probs"]) - 1) < 1e-5
+    assert result["answer_text"] == ["red", "blue", "green"][result["answer"]]
+    indices = [k["index"] for k in result["keyframes"]]
+    assert len(indices) == 2 and indices == sorted(indices)
+    assert all(abs(k["time_s"] - k["index"] / 10) < 1e-3 for k in result["keyframes"])
+
+
+def test_predict_saves_a_contact_sheet_of_all_frames(tmp_path, tiny_backbone_dir, capsys):
+    video = write_indexed_video(tmp_path / "v.mp4", num_frames=30, fps=10, size=(64, 48))
+    sheet = tmp_path / "sheet.png"
+    assert main(_args(tiny_backbone_dir, video, "--save-keyframes", str(sheet))) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("answer: ") and "keyframes: " in out
+    assert Image.open(sheet).size[0] > 0
+
+
+def test_predict_bad_inputs_exit_2_with_one_line(tmp_path, tiny_backbone_dir, capsys):
+    missing = tmp_path / "missing.mp4"
+    assert main(_args(tiny_backbone_dir, missing)) == 2
+    assert "missing.mp4" in capsys.readouterr().err
+    assert main(["predict", "--video", str(missing), "--question", "q", "--option", "only one"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "give 2 to 5 answer options" in err
