@@ -41,6 +41,7 @@ def test_predict_bad_inputs_exit_2_with_one_line(tmp_path, tiny_backbone_dir, ca
     missing = tmp_path / "missing.mp4"
     assert main(_args(tiny_backbone_dir, missing)) == 2
     assert "missing.mp4" in capsys.readouterr().err
-    assert main(["predict", "--video", str(missing), "--question", "q", "--option", "only one"]) == 2
+    video = write_indexed_video(tmp_path / "v.mp4", num_frames=10, fps=10, size=(64, 48))
+    assert main(["predict", "--video", str(video), "--question", "q", "--option", "only one"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "give 2 to 5 answer options" in err

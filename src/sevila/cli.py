@@ -16,7 +16,10 @@ VERBS: dict[str, tuple[str, str]] = {
     "prepare": ("sevila.data.prepare_cli", "main"),
     "data": ("sevila.data.check_cli", "main"),
     "metrics": ("sevila.metrics.cli", "main"),
+    "predict": ("sevila.predict", "main"),
     "demo-data": ("sevila.data.synthetic_cli", "main"),
+    "demo-backbone": ("sevila.demo.cli", "backbone_main"),
+    "demo-report": ("sevila.demo.cli", "report_main"),
 }
 
 USER_ERRORS = (SevilaError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError)
