@@ -16,7 +16,7 @@ from sevila.inference import LocalizedVideo, localize_video
 from sevila.model import prompts
 from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
 from sevila.model.sevila import SeViLA, gather_frames
-from sevila.stages.weights import load_all_heads
+from sevila.model.head_weights import load_all_heads
 from sevila.visualize import contact_sheet, save_png
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ from sevila.data.transforms import (
     CLIP_MEAN,
     CLIP_STD,
     CropBox,
+    denormalize,
     normalize,
     random_resized_crop,
     resized_crop,
@@ -91,3 +92,8 @@ def test_resized_crop_of_the_full_frame_at_the_same_size_is_identity() -> None:
 def test_sample_crop_box_rejects_an_inverted_scale() -> None:
     with pytest.raises(ValueError, match="scale"):
         sample_crop_box(10, 10, scale=(1.0, 0.5))
+
+
+def test_denormalize_inverts_normalize():
+    frames = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
+    assert torch.equal(denormalize(normalize(frames)), frames)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from stage_runner import run_stage, write_overlay
 
-from sevila.stages.weights import read_heads
+from sevila.model.head_weights import read_heads
 
 
 @pytest.fixture(scope="module")

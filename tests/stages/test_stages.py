@@ -11,7 +11,7 @@ import torch
 from sevila.data.datamodules import DemoQA, QVHighlights
 from sevila.errors import SevilaError
 from sevila.stages import Evaluate, FinetuneAnswerer, PretrainLocalizer, RefineLocalizer
-from sevila.stages.weights import save_heads
+from sevila.model.head_weights import save_heads
 
 
 def _qa_data(root: Path, **kwargs) -> DemoQA:

@@ -23,18 +23,22 @@ class CropBox(NamedTuple):
     width: int
 
 
+def _clip_stats(device: torch.device) -> tuple[Tensor, Tensor]:
+    mean = torch.tensor(CLIP_MEAN, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(CLIP_STD, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    return mean, std
+
+
 def normalize(frames: Tensor) -> Tensor:
     """uint8 frames (T, 3, S, S) -> float32 scaled to [0, 1] and standardised with the CLIP mean/std (§7)."""
     _check_frames(frames)
-    mean = torch.tensor(CLIP_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(CLIP_STD, dtype=torch.float32).view(1, 3, 1, 1)
+    mean, std = _clip_stats(frames.device)
     return (frames.to(torch.float32) / 255.0 - mean) / std
 
 
 def denormalize(frames: Tensor) -> Tensor:
     """Inverse of `normalize`: CLIP-standardised float frames (T, 3, S, S) -> uint8, for pictures and logs."""
-    mean = torch.tensor(CLIP_MEAN, dtype=torch.float32, device=frames.device).view(1, 3, 1, 1)
-    std = torch.tensor(CLIP_STD, dtype=torch.float32, device=frames.device).view(1, 3, 1, 1)
+    mean, std = _clip_stats(frames.device)
     return ((frames.float() * std + mean) * 255.0).round().clamp(0, 255).to(torch.uint8)
 
 

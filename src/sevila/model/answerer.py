@@ -6,8 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from sevila.model import prompts
-from sevila.model.language import PromptedT5
-from sevila.model.query_head import FrameQueryHead
+from sevila.model.query_head import HeadedModule
 
 
 def mask_options(option_logits: Tensor, num_options: Tensor) -> Tensor:
@@ -17,13 +16,8 @@ def mask_options(option_logits: Tensor, num_options: Tensor) -> Tensor:
     return option_logits.masked_fill(letters >= limit, float("-inf"))
 
 
-class Answerer(nn.Module):
+class Answerer(HeadedModule):
     """Answers a multiple-choice question from frames; trainable part: its query head."""
-
-    def __init__(self, head: FrameQueryHead, language: PromptedT5) -> None:
-        super().__init__()
-        self.head = head
-        self.language = language
 
     def _keyframe_inputs(self, raw_keyframes: Tensor, texts: list[str]) -> tuple[Tensor, Tensor]:
         b, k = raw_keyframes.shape[:2]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from sevila.model.language import PromptedT5
-from sevila.model.query_head import FrameQueryHead
+from sevila.model.query_head import HeadedModule
 
 
 def select_keyframes(scores: Tensor, num_keyframes: int) -> Tensor:
@@ -17,13 +16,8 @@ def select_keyframes(scores: Tensor, num_keyframes: int) -> Tensor:
     return top.sort(dim=1).values  # (B, K), by time
 
 
-class Localizer(nn.Module):
+class Localizer(HeadedModule):
     """Scores each candidate frame alone with the yes/no prompt; trainable part: its query head."""
-
-    def __init__(self, head: FrameQueryHead, language: PromptedT5) -> None:
-        super().__init__()
-        self.head = head
-        self.language = language
 
     def _inputs(self, raw: Tensor, texts: list[str]) -> tuple[Tensor, Tensor]:
         b, t = raw.shape[:2]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from sevila.model.backbone import Blip2Parts
+
+if TYPE_CHECKING:
+    from sevila.model.language import PromptedT5
 
 
 class FrameQueryHead(nn.Module):
@@ -37,3 +41,12 @@ class FrameQueryHead(nn.Module):
         image_mask = torch.ones(image.shape[:2], dtype=torch.long, device=image.device)
         out = self.qformer(query_embeds=queries, encoder_hidden_states=image, encoder_attention_mask=image_mask)
         return self.language_projection(out.last_hidden_state)  # (N, Q, Dt)
+
+
+class HeadedModule(nn.Module):
+    """A SeViLA module: its own trainable query head over the shared frozen T5 (not registered here)."""
+
+    def __init__(self, head: FrameQueryHead, language: PromptedT5) -> None:
+        super().__init__()
+        self.head = head
+        self.language = language

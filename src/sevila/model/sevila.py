@@ -79,6 +79,13 @@ class SeViLA(nn.Module):
         """Forward chain from pixels (B, T, 3, H, W): the ViT runs once per frame, both modules share it."""
         return self(self.encode_frames(frames), answerer_texts, localizer_texts, num_options)
 
+    def train_only(self, modules: tuple[str, ...]) -> SeViLA:
+        """Freeze everything but the named modules (`localizer`, `answerer`): each stage's explicit list."""
+        self.requires_grad_(False)
+        for name in modules:
+            getattr(self, name).requires_grad_(True)
+        return self
+
     def set_precision(self, vision_dtype: torch.dtype, language_dtype: torch.dtype) -> SeViLA:
         """Cast the frozen ViT and T5 (the original: fp16 ViT, bf16 T5 on GPU); the heads stay fp32."""
         self.vision_model.to(vision_dtype)

@@ -12,7 +12,7 @@ from sevila.errors import SevilaError
 from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
 from sevila.model.sevila import SeViLA
 from sevila.stages.optim import OptimizerSettings, build_optimizer
-from sevila.stages.weights import MODULES, load_heads, save_heads
+from sevila.model.head_weights import MODULES, load_heads, save_heads
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,7 @@ class SevilaStage(L.LightningModule):
             if path:
                 load_heads(self.model, path, module)
                 log.info("%s: %s starts from %s", self.stage_name, module, path)
-        self.model.requires_grad_(False)
-        for name in self.trains:
-            getattr(self.model, name).requires_grad_(True)
+        self.model.train_only(self.trains)
         self.optimizer_settings = OptimizerSettings(lr, weight_decay, betas, warmup_steps, warmup_start_lr, min_lr)
         self.strict_loading = False  # checkpoints hold the trained heads only
 
