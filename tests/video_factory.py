@@ -53,13 +53,17 @@ def write_indexed_video(
     bframes: int = 2,
     vfr_pts: Sequence[float] | None = None,
     codec: str = "libx264",
-    faststart: bool = False,
+    index_first: bool = False,
     open_gop: bool = False,
+    hidden_lead: int = 0,
 ) -> Path:
-    """Encode `num_frames` index frames; `vfr_pts` gives each frame's time in seconds (variable rate)."""
+    """Encode `num_frames` index frames; `vfr_pts` gives each frame's time in seconds (variable rate).
+
+    `hidden_lead` frames get negative timestamps, so the mp4 edit list hides them: they are decoded
+    as references but never shown, and the first shown frame paints index `hidden_lead`.
+    """
     width, height = size
-    options = {"movflags": "faststart"} if faststart else {}
-    with av.open(str(path), "w", options=options) as container:
+    with av.open(str(path), "w", options=_index_first_options(path) if index_first else {}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.gop_size = gop
@@ -74,7 +78,27 @@ def write_indexed_video(
             frame = av.VideoFrame.from_ndarray(index_image(index, width, height), format="rgb24")
             if vfr_pts is not None:
                 frame.pts, frame.time_base = round(vfr_pts[index] * 1000), Fraction(1, 1000)
+            else:
+                frame.pts, frame.time_base = index - hidden_lead, Fraction(1, fps)
             container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return Path(path)
+
+
+def _index_first_options(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Muxer options that put the sample index before the data, as streaming files have it."""
+    if str(path).endswith(".mkv"):
+        return {"reserve_index_space": "1024", "cues_to_front": "1"}
+    return {"movflags": "faststart"}
+
+
+def write_image(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
+    """Save an RGB (H, W, 3) uint8 array as a .png or .jpg file."""
+    codec, pix_fmt = ("png", "rgb24") if str(path).endswith(".png") else ("mjpeg", "yuvj420p")
+    with av.open(str(path), "w", format="image2", options={"update": "1"}) as container:
+        stream = container.add_stream(codec, rate=1)
+        stream.width, stream.height, stream.pix_fmt = rgb.shape[1], rgb.shape[0], pix_fmt
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         container.mux(stream.encode(None))
     return Path(path)
 
@@ -98,6 +122,18 @@ def write_truncated_copy(source: str | os.PathLike[str], target: str | os.PathLi
     """Copy the first `fraction` of `source`'s bytes, as an interrupted download leaves a file."""
     data = Path(source).read_bytes()
     Path(target).write_bytes(data[: int(len(data) * fraction)])
+    return Path(target)
+
+
+def write_corrupted_copy(
+    source: str | os.PathLike[str], target: str | os.PathLike[str], at: float, length: int = 100
+) -> Path:
+    """Copy `source` with `length` random bytes written over it at fraction `at` of its size."""
+    data = bytearray(Path(source).read_bytes())
+    start = int(len(data) * at)
+    length = min(length, len(data) - start)
+    data[start : start + length] = np.random.default_rng(1).integers(0, 256, length, dtype=np.uint8).tobytes()
+    Path(target).write_bytes(bytes(data))
     return Path(target)
 
 

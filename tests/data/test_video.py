@@ -9,6 +9,7 @@ import torch
 from video_factory import (
     read_index,
     write_audio_only,
+    write_corrupted_copy,
     write_indexed_video,
     write_random_bytes,
     write_truncated_copy,
@@ -163,12 +164,55 @@ def test_sample_frames_file_truncated_before_its_index_raises_video_error(tmp_pa
 
 
 def test_sample_frames_file_truncated_halfway_raises_instead_of_returning_wrong_frames(tmp_path: Path):
-    video = write_indexed_video(tmp_path / "v.mp4", 200, faststart=True)  # index first: opens
+    video = write_indexed_video(tmp_path / "v.mp4", 200, index_first=True)  # index first: opens
     with pytest.raises(VideoError, match=r"cut.mp4: frame \d+ could not be decoded.* of its 200 declared frames"):
         sample_frames(write_truncated_copy(video, tmp_path / "cut.mp4", 0.5), 8)
 
 
 def test_sample_frames_reversed_span_raises_video_error(tmp_path: Path):
     video = write_indexed_video(tmp_path / "v.mp4", 20)
-    with pytest.raises(VideoError, match="ends before it starts"):
+    with pytest.raises(VideoError, match=r"span \(1.5, 0.5\) is not \(start_s, end_s\) seconds"):
         sample_frames(video, 4, span=(1.5, 0.5))
+
+
+def test_sample_frames_decodes_open_gop_leading_frames_from_the_gop_before(tmp_path: Path):
+    # Frames 5-7 show before keyframe 8 but are decoded after it, from references in GOP 0..4.
+    video = write_indexed_video(tmp_path / "v.mp4", 40, fps=10, gop=8, bframes=3, open_gop=True)
+    result = sample_frames(video, 3, span=(0.5, 0.8), size=32)
+    assert shown(result) == result.indices == [5, 6, 7]
+
+
+def test_sample_frames_skips_frames_an_edit_list_hides(tmp_path: Path):
+    video = write_indexed_video(tmp_path / "v.mp4", 30, gop=12, hidden_lead=3)
+    result = sample_frames(video, 27, size=32)
+    assert result.indices == list(range(27))
+    assert shown(result) == [index + 3 for index in result.indices]
+
+
+def test_sample_frames_one_decoder_thread_decodes_the_same_frames(tmp_path: Path):
+    video = write_indexed_video(tmp_path / "v.mp4", 90, gop=10)
+    assert shown(sample_frames(video, 9, size=32, threads=1)) == segment_indices(0, 90, 9)
+
+
+def test_sample_frames_more_threads_than_cores_decode_the_same_frames(tmp_path: Path):
+    video = write_indexed_video(tmp_path / "v.mp4", 90, gop=10)
+    assert shown(sample_frames(video, 9, size=32, threads=5)) == segment_indices(0, 90, 9)
+
+
+def test_sample_frames_corrupt_packets_raise_instead_of_returning_damaged_frames(tmp_path: Path):
+    video = write_indexed_video(tmp_path / "v.mp4", 120, gop=30)
+    with pytest.raises(VideoError, match=r"bad.mp4: frame \d+ could not be decoded"):
+        sample_frames(write_corrupted_copy(video, tmp_path / "bad.mp4", at=0.5), 120, size=32)
+
+
+def test_sample_frames_concealed_decode_errors_raise_instead_of_returning_damaged_frames(tmp_path: Path):
+    # These damaged bytes decode to frames patched by error concealment, flagged corrupt by FFmpeg.
+    video = write_indexed_video(tmp_path / "v.mp4", 120, gop=30, index_first=True)
+    with pytest.raises(VideoError, match=r"bad.mp4: frame \d+ could not be decoded"):
+        sample_frames(write_corrupted_copy(video, tmp_path / "bad.mp4", at=0.75, length=20), 120, size=32)
+
+
+def test_sample_frames_file_cut_after_its_front_index_raises_video_error(tmp_path: Path):
+    video = write_indexed_video(tmp_path / "v.mkv", 90, gop=10, index_first=True)  # no frame count declared
+    with pytest.raises(VideoError, match="cut.mkv: truncated file: its index points past its end"):
+        sample_frames(write_truncated_copy(video, tmp_path / "cut.mkv", 0.6), 8)
