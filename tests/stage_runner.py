@@ -8,7 +8,7 @@ import yaml
 
 from sevila.cli import main as sevila_main
 
-STAGES = Path(__file__).resolve().parents[2] / "stages"
+STAGES = Path(__file__).resolve().parents[1] / "stages"
 
 
 def write_overlay(

@@ -1,0 +1,91 @@
+"""The demo's results: summary.json/.md, a bar chart and a keyframe contact sheet in results/demo/.
+
+keyframe_hit_rate: percent of the selected frames that lie inside the video's event window.
+pseudo_label_precision: percent of the frames the reverse chain labelled `yes` that lie inside it.
+Both are computed from the files the pipeline wrote; the event windows are read only here, to score.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from sevila.data.annotations import read_qa_annotations
+from sevila.io import atomic_open, write_json
+from sevila.model import prompts
+from sevila.model.backbone import load_blip2
+from sevila.model.sevila import SeViLA
+from sevila.inference import localize_video
+from sevila.model.head_weights import load_heads
+from sevila.visualize import bar_chart, contact_sheet, save_png, stack_vertically
+
+log = logging.getLogger(__name__)
+
+MODES = ("uniform", "localizer", "refined")
+
+
+def _inside(frame: int, window: list[int]) -> bool:
+    return window[0] <= frame <= window[1]
+
+
+def mode_summary(results: Path, videos: dict[str, str], windows: dict[str, list[int]]) -> dict[str, float]:
+    """Accuracy and keyframe hit rate of one evaluation folder (predictions.json + metrics.json)."""
+    metrics = json.loads((results / "metrics.json").read_text(encoding="utf-8"))
+    predictions = json.loads((results / "predictions.json").read_text(encoding="utf-8"))
+    hits = [_inside(f, windows[videos[p["qid"]]]) for p in predictions for f in p["frame_idx"]]
+    return {"accuracy": metrics["Acc"], "keyframe_hit_rate": round(100 * sum(hits) / len(hits), 2)}
+
+
+def pseudo_label_summary(cache_dir: Path, videos: dict[str, str], windows: dict[str, list[int]]) -> dict[str, float]:
+    """Precision and positive rate of the cached reverse-chain pseudo-labels."""
+    labels: dict[str, bool] = {}
+    for shard in sorted(cache_dir.glob("pseudo_labels.rank*.json")):
+        labels.update(json.loads(shard.read_text(encoding="utf-8")))
+    positives = [key.rsplit("|", 1) for key, label in labels.items() if label]
+    inside = [_inside(int(frame), windows[videos[qid]]) for qid, frame in positives]
+    return {
+        "pseudo_label_precision": round(100 * sum(inside) / max(1, len(inside)), 2),
+        "pseudo_label_positive_rate": round(100 * len(positives) / max(1, len(labels)), 2),
+    }
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """summary.md: one table row per mode."""
+    lines = ["# SeViLA demo results", "", "| mode | accuracy | keyframe hit rate |", "|---|---|---|"]
+    lines += [f"| {m} | {summary[m]['accuracy']:.2f} | {summary[m]['keyframe_hit_rate']:.2f} |" for m in MODES]
+    lines += ["", f"pseudo-label precision: {summary['pseudo_label_precision']:.2f} "
+              f"(positive rate {summary['pseudo_label_positive_rate']:.2f})", ""]
+    return "\n".join(lines)
+
+
+def keyframe_sheets(model: SeViLA, data: Path, num_frames: int, count: int) -> list:
+    """Contact sheets of the first `count` validation questions, scored by `model`'s Localizer."""
+    sheets = []
+    for record in read_qa_annotations(data / "qa" / "val.json")[:count]:
+        text = prompts.qa_prompts(record.question, record.options).localizer
+        video = localize_video(model, data / "videos" / f"{record.video}.mp4", text, num_frames)
+        title = f"{record.qid}: {record.question} -> keyframes {video.keyframes.tolist()}"
+        sheets.append(contact_sheet(video.frames, video.scores.tolist(), video.keyframes.tolist(), title))
+    return sheets
+
+
+def write_report(data: Path, results: Path, checkpoints: Path, backbone: str, num_frames: int = 32) -> dict[str, Any]:
+    """Collect the three evaluations and the pseudo-labels into results/ files; returns the summary."""
+    records = read_qa_annotations(data / "qa" / "train.json") + read_qa_annotations(data / "qa" / "val.json")
+    videos = {record.qid: record.video for record in records}
+    windows = json.loads((data / "event_windows.json").read_text(encoding="utf-8"))
+    summary: dict[str, Any] = {mode: mode_summary(results / mode, videos, windows) for mode in MODES}
+    summary.update(pseudo_label_summary(checkpoints / "demo_qa" / "pseudo_labels", videos, windows))
+    write_json(results / "summary.json", summary)
+    with atomic_open(results / "summary.md") as handle:
+        handle.write(markdown(summary))
+    chart = {mode: {"accuracy": summary[mode]["accuracy"], "keyframe hit rate": summary[mode]["keyframe_hit_rate"]}
+             for mode in MODES}
+    save_png(bar_chart(chart, "SeViLA demo: uniform vs Localizer vs refined Localizer"), results / "summary.png")
+    model = SeViLA(load_blip2(backbone)).eval()
+    load_heads(model, checkpoints / "demo_qa" / "localizer_refined.safetensors", "localizer")
+    sheets = keyframe_sheets(model, data, num_frames, count=3)
+    save_png(stack_vertically(sheets), results / "keyframes.png")
+    return summary
