@@ -28,7 +28,7 @@ FIT_FLAGS = --model.init_args.backbone=$(BACKBONE) --ckpt_path=last
 FIT_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test demo banner pretrain-localizer finetune-answerer refine eval clean-venv
+.PHONY: help setup test demo bench banner pretrain-localizer finetune-answerer refine eval clean-venv
 
 help: ## list the targets and the variables PROFILE (demo|paper), DATASET, BACKBONE
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -69,7 +69,7 @@ refine: $(STAMP) banner ## stage 3: self-refine the Localizer with the fine-tune
 # $(call EVALUATE,mode,localizer weights or empty,answerer weights or empty,output folder)
 EVALUATE = $(SEVILA) test $(call CONFIGS,evaluate,$(DATASET)) --model.init_args.backbone=$(BACKBONE) \
 	  --model.init_args.mode=$(1) $(if $(2),--model.init_args.init_localizer=$(2)) \
-	  $(if $(3),--model.init_args.init_answerer=$(3)) --model.init_args.output_dir=$(4) $(FIT_ARGS)
+	  $(if $(3),--model.init_args.init_answerer=$(3)) --model.init_args.output_dir=$(4) --trainer.default_root_dir=$(4) $(FIT_ARGS)
 
 OFFICIAL := nextqa star how2qa tvqa vlep
 SUBMISSION = $(if $(filter nextqa,$(DATASET)),--export $(RESULTS)/submission_nextqa.json,$(if $(filter vlep,$(DATASET)),--export $(RESULTS)/submission_vlep.jsonl))
@@ -78,7 +78,8 @@ eval: $(STAMP) banner ## stage 4: forward chain on DATASET (or moment retrieval 
 ifeq ($(DATASET),$(MOMENTS))
 	@test -f $(LOCALIZER) || { echo "missing $(LOCALIZER): run 'make pretrain-localizer PROFILE=$(PROFILE)' first"; exit 2; }
 	$(SEVILA) test $(call CONFIGS,pretrain_localizer,$(MOMENTS)) --model.init_args.backbone=$(BACKBONE) \
-	  --model.init_args.init_localizer=$(LOCALIZER) --model.init_args.output_dir=$(RESULTS) --data.init_args.test_file=val.json $(FIT_ARGS)
+	  --model.init_args.init_localizer=$(LOCALIZER) --model.init_args.output_dir=$(RESULTS) --trainer.default_root_dir=$(RESULTS) \
+	  --data.init_args.test_file=val.json $(FIT_ARGS)
 else
 	@loc=$(REFINED); [ -f $$loc ] || loc=$(LOCALIZER); [ -f $$loc ] || loc=; ans=$(ANSWERER); [ -f $$ans ] || ans=; \
 	echo "eval: Localizer $${loc:-BLIP-2 Q-Former (zero-shot)}; Answerer $${ans:-BLIP-2 Q-Former (zero-shot)}"; \
@@ -98,6 +99,9 @@ demo: $(STAMP) ## everything on the embedded synthetic benchmark, on CPU -> resu
 	$(call DEMO_EVAL,refined,localizer,$(REFINED))
 	$(SEVILA) demo-report --data data/demo --results results/demo --checkpoints $(CKPT) --backbone $(BACKBONE)
 	@echo "TensorBoard logs: $(BIN)/tensorboard --logdir $(CKPT)"
+
+bench: $(STAMP) ## frame-sampling speed and memory vs decord (pip install -e '.[bench]' for decord)
+	$(BIN)/python benchmarks/decode.py
 
 clean-venv: ## remove .venv
 	rm -rf $(VENV)

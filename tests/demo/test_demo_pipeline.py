@@ -43,7 +43,7 @@ def demo(tmp_path_factory) -> Path:
     for mode, weights in (("uniform", localizer), ("localizer", localizer), ("refined", refined)):
         _stage("test", "evaluate", "demo_qa", *common, *qa, f"--model.init_args.mode={'uniform' if mode == 'uniform' else 'localizer'}",
                f"--model.init_args.init_localizer={weights}", f"--model.init_args.init_answerer={answerer}",
-               f"--model.init_args.output_dir={results / mode}")
+               f"--model.init_args.output_dir={results / mode}", f"--trainer.default_root_dir={results / mode}")
     assert sevila_main(["demo-report", "--data", str(data), "--results", str(results), "--checkpoints", str(ckpt),
                         "--backbone", str(data / "backbone")]) == 0
     return results
