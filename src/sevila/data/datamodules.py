@@ -6,6 +6,7 @@ Training loaders use `EpochSampler`, whose (epoch, index) keys carry the epoch i
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -67,7 +68,7 @@ def _check_settings(sizes: dict[str, int | None], num_workers: int) -> None:
         raise SevilaError(f"--data.num_workers is {num_workers}; expected 0 or more")
 
 
-class _ClipDataModule(L.LightningDataModule):
+class _ClipDataModule(L.LightningDataModule, ABC):
     """Reads the split files, builds the datasets per stage and serves their loaders.
 
     Args:
@@ -150,11 +151,13 @@ class _ClipDataModule(L.LightningDataModule):
         """Prediction runs over the validation split."""
         return self._loader(self._dataset("val", "predict"), self.eval_batch_size)
 
+    @abstractmethod
     def _read(self, path: Path) -> list[Any]:
-        raise NotImplementedError
+        """The records of one split file."""
 
+    @abstractmethod
     def _make_dataset(self, records: list[Any], train: bool) -> Dataset[Any]:
-        raise NotImplementedError
+        """The dataset serving these records."""
 
     def _build(self, split: str) -> Dataset[Any]:
         file = self.files[split]

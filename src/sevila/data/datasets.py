@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Generic, NamedTuple, TypedDict, TypeVar
@@ -98,7 +99,7 @@ def item_seed(seed: int, epoch: int, index: int) -> int:
     return int.from_bytes(digest, "little")
 
 
-class _ClipDataset(Dataset[_Sample], Generic[_Record, _Sample]):
+class _ClipDataset(Dataset[_Sample], Generic[_Record, _Sample], ABC):
     """What both datasets share: per-item seeded randomness, frame loading and the bad-video policy."""
 
     def __init__(
@@ -144,8 +145,9 @@ class _ClipDataset(Dataset[_Sample], Generic[_Record, _Sample]):
                 self._reject(candidate, error)
         raise VideoError(f"no readable video among the {len(self)} records under {self.video_dir}; see the warnings")
 
+    @abstractmethod
     def _load(self, index: int, epoch: int) -> _Sample:
-        raise NotImplementedError
+        """One item's sample; raises VideoError for an unreadable video."""
 
     def _reject(self, index: int, error: VideoError) -> None:
         qid, video = self.records[index].qid, self.records[index].video
