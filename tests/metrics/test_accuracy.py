@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
 
 import pytest
-import torch
 
-from sevila.metrics import QARow, QuestionTypeAccuracy, accuracy_by_type, nextqa_metrics, question_type, star_metrics
+from sevila.metrics import QARow, accuracy_by_type, nextqa_metrics, question_type, star_metrics
 
 
 def _rows(*spec: tuple[str, bool]) -> list[QARow]:
@@ -84,59 +82,3 @@ def test_star_metrics_mean_weighs_categories_equally() -> None:
 def test_star_metrics_needs_all_four_categories() -> None:
     with pytest.raises(ValueError, match="Prediction, Feasibility"):
         star_metrics(_rows(("Interaction_T1_1", True), ("Sequence_T1_2", True)))
-
-
-def _update(metric: QuestionTypeAccuracy, index: list[int], correct: list[bool], type_id: list[int]) -> None:
-    metric.update(torch.tensor(index), torch.tensor(correct), torch.tensor(type_id))
-
-
-def test_question_type_accuracy_counts_repeated_index_once() -> None:
-    # Unique questions: 0 right (a), 1 wrong (a), 2 right (b) -> acc 2/3, acc_a 1/2, acc_b 1/1.
-    # Counting the repeats of 0 and 2 would give 4/5 = 80 instead.
-    metric = QuestionTypeAccuracy(["a", "b", "c"])
-    _update(metric, [0, 1, 2], [True, False, True], [0, 0, 1])
-    _update(metric, [2, 0], [True, True], [1, 0])
-    result = metric.compute()
-    assert set(result) == {"acc", "acc_a", "acc_b"}  # "c" has no question
-    assert result["acc"].item() == pytest.approx(200 / 3)
-    assert result["acc_a"].item() == pytest.approx(50.0)
-    assert result["acc_b"].item() == pytest.approx(100.0)
-
-
-def test_question_type_accuracy_merges_padded_ranks() -> None:
-    # Two ranks as DistributedSampler splits 3 questions: rank 1 is padded with question 0 again.
-    rank0, rank1 = QuestionTypeAccuracy(["a"]), QuestionTypeAccuracy(["a"])
-    _update(rank0, [0, 1], [True, False], [0, 0])
-    _update(rank1, [2, 0], [False, True], [0, 0])
-    rank0.merge_state(rank1)
-    assert rank0.compute()["acc"].item() == pytest.approx(100 / 3)
-
-
-def test_question_type_accuracy_reset_forgets_updates() -> None:
-    metric = QuestionTypeAccuracy(["a"])
-    _update(metric, [0], [False], [0])
-    metric.reset()
-    _update(metric, [0], [True], [0])
-    assert metric.compute()["acc"].item() == 100.0
-
-
-def test_question_type_accuracy_without_updates_is_nan() -> None:
-    with pytest.warns(UserWarning, match="before the ``update``"):
-        assert math.isnan(QuestionTypeAccuracy(["a"]).compute()["acc"].item())
-
-
-def test_question_type_accuracy_rejects_mismatched_shapes() -> None:
-    with pytest.raises(ValueError, match="1-D of one length"):
-        _update(QuestionTypeAccuracy(["a"]), [0, 1], [True], [0, 0])
-
-
-def test_question_type_accuracy_rejects_unknown_type_id() -> None:
-    metric = QuestionTypeAccuracy(["a", "b"])
-    _update(metric, [0], [True], [2])
-    with pytest.raises(ValueError, match=r"0\.\.1"):
-        metric.compute()
-
-
-def test_question_type_accuracy_rejects_duplicate_type_names() -> None:
-    with pytest.raises(ValueError, match="unique"):
-        QuestionTypeAccuracy(["a", "a"])

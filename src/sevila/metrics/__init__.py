@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from sevila.metrics.accuracy import (
     QARow,
-    QuestionTypeAccuracy,
     accuracy_by_type,
     nextqa_metrics,
     question_type,
@@ -29,7 +28,6 @@ from sevila.metrics.moments import (
 __all__ = [
     "Prediction",
     "QARow",
-    "QuestionTypeAccuracy",
     "accuracy_by_type",
     "average_precision",
     "frame_scores_to_moments",

@@ -1,15 +1,9 @@
-"""Accuracy overall and per question type (sevila-method.md §9): pure functions and a torchmetrics Metric."""
+"""Accuracy overall and per question type (sevila-method.md §9)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import torch
-from torch import Tensor
-from torchmetrics import Metric
-from torchmetrics.utilities import dim_zero_cat
 
 # Fine types in the column order of NExT-QA's official table (eval_mc.py).
 NEXTQA_TYPES = ("CW", "CH", "TN", "TC", "DC", "DL", "DO")
@@ -103,55 +97,3 @@ def star_metrics(rows: Iterable[QARow]) -> dict[str, float]:
     # §9: the headline weighs the four categories equally, whatever their sizes.
     mean = sum(100.0 * correct / total for correct, total in counts.values()) / len(STAR_CATEGORIES)
     return {"Mean": round(mean, 2), **_report(counts, STAR_CATEGORIES)}
-
-
-class QuestionTypeAccuracy(Metric):
-    """Accuracy overall and per question type over a (distributed) evaluation, each dataset index counted once."""
-
-    is_differentiable = False
-    higher_is_better = True
-    full_state_update = False
-
-    def __init__(self, type_names: Sequence[str], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if not type_names or len(set(type_names)) != len(type_names):
-            raise ValueError(f"type_names must be non-empty and unique, got {list(type_names)}")
-        self.type_names = list(type_names)
-        # One (N, 3) long tensor per update: dataset index, correct (0/1), type id.
-        self.add_state("records", default=[], dist_reduce_fx="cat")
-
-    def update(self, index: Tensor, correct: Tensor, type_id: Tensor) -> None:
-        """Record a batch: dataset positions (B,), whether each answer was right (B,), type ids (B,)."""
-        if not (index.ndim == 1 and index.shape == correct.shape == type_id.shape):
-            raise ValueError(
-                f"index, correct and type_id must be 1-D of one length, got shapes "
-                f"{tuple(index.shape)}, {tuple(correct.shape)}, {tuple(type_id.shape)}"
-            )
-        self.records.append(torch.stack([index.long(), correct.long(), type_id.long()], dim=1))
-
-    def compute(self) -> dict[str, Tensor]:
-        """`{"acc": ..., "acc_<type>": ...}` in percent; types without questions are left out."""
-        if isinstance(self.records, list) and not self.records:
-            return {"acc": torch.tensor(float("nan"), device=self.device)}
-        records = _first_per_index(dim_zero_cat(self.records))  # (N, 3)
-        correct, type_id = records[:, 1].float(), records[:, 2]
-        num_types = len(self.type_names)
-        if int(type_id.min()) < 0 or int(type_id.max()) >= num_types:
-            raise ValueError(f"type_id must lie in 0..{num_types - 1}, found {type_id.min()}..{type_id.max()}")
-        result = {"acc": 100.0 * correct.mean()}
-        # Masks rather than a weighted bincount, which has no deterministic CUDA kernel.
-        for i, name in enumerate(self.type_names):
-            of_type = correct[type_id == i]
-            if len(of_type) > 0:
-                result[f"acc_{name}"] = 100.0 * of_type.mean()
-        return result
-
-
-def _first_per_index(records: Tensor) -> Tensor:
-    """Keep the first record of each dataset index (column 0)."""
-    # DistributedSampler pads the last batches with repeated questions; each must count once.
-    order = torch.argsort(records[:, 0], stable=True)
-    ordered = records[order]
-    first = torch.ones(len(ordered), dtype=torch.bool, device=records.device)
-    first[1:] = ordered[1:, 0] != ordered[:-1, 0]
-    return ordered[first]
