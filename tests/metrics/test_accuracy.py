@@ -1,7 +1,6 @@
-"""Accuracy by question type, the NExT-QA / STAR tables, and the distributed-safe Metric."""
+"""Accuracy by question type and the NExT-QA / STAR tables."""
 
 from __future__ import annotations
-
 
 import pytest
 
