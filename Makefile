@@ -20,15 +20,17 @@ BACKBONE ?= Salesforce/blip2-flan-t5-xl
 endif
 CKPT := checkpoints/$(PROFILE)
 RESULTS := results/$(PROFILE)/$(DATASET)
-LOCALIZER := $(CKPT)/$(MOMENTS)/localizer.safetensors
-ANSWERER := $(CKPT)/$(DATASET)/answerer.safetensors
-REFINED := $(CKPT)/$(DATASET)/localizer_refined.safetensors
+# Stage outputs; override to start from other weights, e.g. LOCALIZER=checkpoints/paper/sevila_pretrained.safetensors
+LOCALIZER ?= $(CKPT)/$(MOMENTS)/localizer.safetensors
+ANSWERER ?= $(CKPT)/$(DATASET)/answerer.safetensors
+REFINED ?= $(CKPT)/$(DATASET)/localizer_refined.safetensors
+LAVIS ?= sevila_pretrained.pth
 CONFIGS = -c stages/data/$(2).yaml -c stages/$(1).yaml -c stages/profiles/$(PROFILE).yaml
 FIT_FLAGS = --model.init_args.backbone=$(BACKBONE) --ckpt_path=last
 FIT_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test demo bench banner pretrain-localizer finetune-answerer refine eval clean-venv
+.PHONY: help setup test demo bench import-checkpoint banner pretrain-localizer finetune-answerer refine eval clean-venv
 
 help: ## list the targets and the variables PROFILE (demo|paper), DATASET, BACKBONE
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -99,6 +101,9 @@ demo: $(STAMP) ## everything on the embedded synthetic benchmark, on CPU -> resu
 	$(call DEMO_EVAL,refined,localizer,$(REFINED))
 	$(SEVILA) demo-report --data data/demo --results results/demo --checkpoints $(CKPT) --backbone $(BACKBONE)
 	@echo "TensorBoard logs: $(BIN)/tensorboard --logdir $(CKPT)"
+
+import-checkpoint: $(STAMP) ## the authors' sevila_pretrained.pth (LAVIS=path) -> checkpoints/paper/sevila_pretrained.safetensors
+	$(SEVILA) import-checkpoint --lavis $(LAVIS) --output checkpoints/paper/sevila_pretrained.safetensors --backbone $(BACKBONE)
 
 bench: $(STAMP) ## frame-sampling speed and memory vs decord (pip install -e '.[bench]' for decord)
 	$(BIN)/python benchmarks/decode.py
