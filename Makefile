@@ -50,7 +50,7 @@ test: $(STAMP) ## run the test suite
 banner:
 	@echo "== sevila: profile $(PROFILE) | backbone $(BACKBONE) | QA data stages/data/$(DATASET).yaml | moments stages/data/$(MOMENTS).yaml"
 
-pretrain-localizer: $(STAMP) banner ## stage 1: Localizer on QVHighlights -> $(CKPT)/$(MOMENTS)/localizer.safetensors
+pretrain-localizer: $(STAMP) banner ## stage 1: Localizer on QVHighlights -> checkpoints/PROFILE/MOMENTS/localizer.safetensors
 	@test -f $(LOCALIZER) && echo "$(LOCALIZER) exists: skipping (delete it to re-train)" || \
 	$(SEVILA) fit $(call CONFIGS,pretrain_localizer,$(MOMENTS)) $(FIT_FLAGS) \
 	  --model.init_args.export_path=$(LOCALIZER) --trainer.default_root_dir=$(CKPT)/$(MOMENTS)/pretrain_localizer $(FIT_ARGS)
@@ -76,7 +76,7 @@ EVALUATE = $(SEVILA) test $(call CONFIGS,evaluate,$(DATASET)) --model.init_args.
 OFFICIAL := nextqa star how2qa tvqa vlep
 SUBMISSION = $(if $(filter nextqa,$(DATASET)),--export $(RESULTS)/submission_nextqa.json,$(if $(filter vlep,$(DATASET)),--export $(RESULTS)/submission_vlep.jsonl))
 
-eval: $(STAMP) banner ## stage 4: forward chain on DATASET (or moment retrieval when DATASET=$(MOMENTS)) -> results/PROFILE/DATASET/
+eval: $(STAMP) banner ## stage 4: forward chain on DATASET (moment retrieval when DATASET=MOMENTS) -> results/PROFILE/DATASET/
 ifeq ($(DATASET),$(MOMENTS))
 	@test -f $(LOCALIZER) || { echo "missing $(LOCALIZER): run 'make pretrain-localizer PROFILE=$(PROFILE)' first"; exit 2; }
 	$(SEVILA) test $(call CONFIGS,pretrain_localizer,$(MOMENTS)) --model.init_args.backbone=$(BACKBONE) \
