@@ -19,7 +19,9 @@ class RefineLocalizer(QAStage):
     stage_name = "refine_localizer"
     trains = ("localizer",)
 
-    def __init__(self, *args: Any, cache_dir: str = "checkpoints/pseudo_labels", flush_every: int = 50, **kwargs: Any):
+    def __init__(
+        self, *args: Any, cache_dir: str = "checkpoints/pseudo_labels", flush_every: int = 50, **kwargs: Any
+    ) -> None:
         """cache_dir: folder of the pseudo-label cache (reused by later epochs and restarts).
         flush_every: training steps between cache writes, so a killed run loses little."""
         super().__init__(*args, **kwargs)
