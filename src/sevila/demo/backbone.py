@@ -5,6 +5,15 @@ the tiny backbone gets the same abilities here, from single frames (never from v
 event windows): the ViT, Q-Former and T5 learn (1) lettered multiple-choice answers about a frame that
 shows a coloured shape and (2) yes/no on "a <colour> <shape> appears" for any frame. The result is saved
 with `save_pretrained` and later loaded through the same `from_pretrained` path as the real BLIP-2.
+
+Three choices make this fit in a few CPU minutes (without them the option accuracy stays at chance):
+- initialisation at the scale of a fresh small transformer: Hugging Face's BLIP-2 config starts the ViT at
+  std 1e-10 and the query tokens at zero (it expects EVA weights), which stalls shape recognition;
+- a training-only caption head on the Q-Former output (colour and shape of the frame), the direct visual
+  signal BLIP-2's own Q-Former pre-training gives before the language model is attached;
+- a relative-position prior in the T5 encoder: two heads start out looking two tokens ahead and behind,
+  which links each option letter to its text in `Option X: text`; from a flat start the tiny T5 sits on a
+  plateau at chance for thousands of steps before it finds that link.
 """
 
 from __future__ import annotations
@@ -16,19 +25,24 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from transformers import Blip2ForConditionalGeneration
+from transformers.models.t5.modeling_t5 import T5Attention
 
 from sevila.data.synthetic import FrameExample, SyntheticSettings, frame_examples, vocabulary
 from sevila.data.synthetic_render import COLOURS, SHAPES
+from sevila.data.synthetic_world import NUM_OPTIONS, QUESTIONS
 from sevila.data.transforms import normalize
 from sevila.model import prompts
 from sevila.model.backbone import parts_from_model
+from sevila.model.language import PromptedT5
 from sevila.model.sevila import SeViLA
 from sevila.model.tiny import TinySize, tiny_config, untie_lm_head
-from sevila.model.tokenizer import build_tokenizer
+from sevila.model.tokenizer import build_tokenizer, single_token_id
 
 log = logging.getLogger(__name__)
+
+_COLOUR_NAMES = list(COLOURS)
 
 
 @dataclass(frozen=True)
@@ -39,9 +53,36 @@ class BackboneTraining:
                               num_query_tokens=8, text_width=64)
     steps: int = 1500
     batch_size: int = 32
+    event_share: float = 0.5  # share of each batch drawn from event frames; the rest show grey distractors
     lr: float = 1e-3
+    warmup: float = 0.3  # share of the steps spent warming up (one-cycle schedule)
     examples: int = 6000  # distinct training frames
+    option_orders: int = 2  # lettered prompts per question and frame, each with fresh options in a fresh order
+    caption_weight: float = 1.0
+    letter_prior: float = 5.0  # initial relative-position bias of the two letter<->option heads
     seed: int = 0
+
+
+class CaptionHead(nn.Module):
+    """Training-only: the mean projected query scored against T5's input embeddings of colour and shape words."""
+
+    def __init__(self, language: PromptedT5) -> None:
+        super().__init__()
+        self.language = language  # not a module: T5's embeddings stay registered (and optimised) once
+        width = language.model.config.d_model
+        self.colour_ids = torch.tensor([single_token_id(language.tokenizer, word) for word in _COLOUR_NAMES])
+        self.shape_ids = torch.tensor([single_token_id(language.tokenizer, word) for word in SHAPES])
+        self.no_colour = nn.Parameter(torch.zeros(width))  # the class of grey distractor frames
+        self.scale = nn.Parameter(torch.tensor(width**-0.5))
+
+    def loss(self, queries: Tensor, examples: list[FrameExample]) -> Tensor:
+        """Cross-entropy of the frames' colour (or none) and shape (the grey one on distractor frames)."""
+        pooled = queries.mean(dim=1) * self.scale  # (B, D)
+        colour_words = torch.cat([self.language.embed(self.colour_ids), self.no_colour[None]])  # (C + 1, D)
+        colours = [_COLOUR_NAMES.index(e.colour) if e.colour else len(_COLOUR_NAMES) for e in examples]
+        shapes = [SHAPES.index(e.shape) for e in examples]
+        return F.cross_entropy(pooled @ colour_words.T, torch.tensor(colours, device=pooled.device)) + F.cross_entropy(
+            pooled @ self.language.embed(self.shape_ids).T, torch.tensor(shapes, device=pooled.device))
 
 
 def frames_tensor(examples: list[FrameExample], image_size: int) -> Tensor:
@@ -63,22 +104,35 @@ def yes_no_prompts(examples: list[FrameExample], rng: random.Random) -> tuple[li
     return texts, targets
 
 
+def lettered_question(example: FrameExample, qtype: str, rng: random.Random) -> tuple[str, str, str, str]:
+    """A fresh `qtype` question about an event frame: (question, answer word, Answerer prompt, `Option X`)."""
+    choices, word = (_COLOUR_NAMES, example.colour) if qtype == "Color" else (list(SHAPES), example.shape)
+    options = [word, *rng.sample([other for other in choices if other != word], NUM_OPTIONS - 1)]
+    rng.shuffle(options)
+    question = QUESTIONS[qtype] + "?"
+    text = prompts.qa_prompts(question, [option + "." for option in options]).answerer
+    return question, str(word), text, prompts.answer_target(options.index(word))
+
+
 def _loss(model: SeViLA, queries: Tensor, texts: list[str], targets: list[str]) -> Tensor:
     return model.language.target_loss(*model.language.per_frame_inputs(queries, texts), targets)[0]
 
 
-def training_loss(model: SeViLA, examples: list[FrameExample], rng: random.Random) -> Tensor:
-    """Yes/no on all frames; on event frames the answer word (grounding) and the lettered option."""
+def training_loss(model: SeViLA, examples: list[FrameExample], rng: random.Random, caption: CaptionHead,
+                  training: BackboneTraining) -> Tensor:
+    """Yes/no and caption on all frames; on event frames both questions, as answer word and as lettered options."""
     raw = model.encode_frames(frames_tensor(examples, model.image_size))  # (B, 1, P, D)
     queries = model.answerer.head(raw.flatten(0, 1))  # (B, Q, D)
     loss = _loss(model, queries, *yes_no_prompts(examples, rng))
-    events = [i for i, example in enumerate(examples) if example.event]
-    if events:
-        questions = [f"Question: {examples[i].question}" for i in events]
-        words = [examples[i].options[examples[i].answer].rstrip(".") for i in events]
-        lettered = [prompts.qa_prompts(examples[i].question, examples[i].options).answerer for i in events]
-        letters = [prompts.answer_target(examples[i].answer) for i in events]
-        loss = loss + _loss(model, queries[events], questions, words) + _loss(model, queries[events], lettered, letters)
+    loss = loss + training.caption_weight * caption.loss(queries, examples)
+    orders = training.option_orders
+    asked = [(i, *lettered_question(example, qtype, rng)) for i, example in enumerate(examples) if example.event
+             for qtype in QUESTIONS for _ in range(orders)]
+    if asked:
+        index, questions, words, lettered, letters = map(list, zip(*asked))
+        once = slice(None, None, orders)  # the answer word needs no second option order
+        grounding = _loss(model, queries[index[once]], [f"Question: {q}" for q in questions[once]], words[once])
+        loss = loss + grounding + _loss(model, queries[index], lettered, letters)
     return loss
 
 
@@ -101,6 +155,57 @@ def heldout_accuracy(model: SeViLA, examples: list[FrameExample], seed: int) -> 
     return {"yes_no_accuracy": round(100 * yes_no, 2), "option_accuracy": round(100 * qa, 2)}
 
 
+def _letter_prior(language_model: nn.Module, strength: float) -> None:
+    """Bias encoder heads 0 and 1 towards the token two ahead / two behind (`▁X : ▁text`)."""
+    attention = language_model.encoder.block[0].layer[0].SelfAttention  # its bias is shared by all encoder layers
+    buckets = T5Attention._relative_position_bucket(
+        torch.tensor([2, -2]), bidirectional=True, num_buckets=attention.relative_attention_num_buckets,
+        max_distance=attention.relative_attention_max_distance)
+    with torch.no_grad():
+        attention.relative_attention_bias.weight[buckets, torch.arange(2)] += strength
+
+
+def build_backbone(training: BackboneTraining) -> tuple[Blip2ForConditionalGeneration, SeViLA]:
+    """A fresh tiny BLIP-2 and the SeViLA model that trains it (ViT and T5 shared, the Answerer's head a copy)."""
+    torch.manual_seed(training.seed)
+    tokenizer = build_tokenizer(vocabulary())
+    config = tiny_config(len(tokenizer), training.size)
+    config.text_config.tie_word_embeddings = False  # saved as Flan-T5's config has it; tiny_config's dict drops it
+    config.vision_config.initializer_range = training.size.vision_width ** -0.5
+    config.qformer_config.initializer_range = training.size.qformer_width ** -0.5
+    config.initializer_range = training.size.qformer_width ** -0.5  # language_projection: T5-scale soft tokens
+    blip2 = Blip2ForConditionalGeneration(config)
+    untie_lm_head(blip2)
+    with torch.no_grad():
+        blip2.query_tokens.normal_(std=config.qformer_config.initializer_range)  # as LAVIS initialises them
+    _letter_prior(blip2.language_model, training.letter_prior)
+    model = SeViLA(parts_from_model(blip2, tokenizer, "demo-backbone")).requires_grad_(True).train()
+    return blip2, model
+
+
+def fit(model: SeViLA, examples: list[FrameExample], training: BackboneTraining) -> list[float]:
+    """Train ViT, the Answerer's head and T5 on single frames (never the Localizer); the loss of every step."""
+    caption = CaptionHead(model.language)
+    trained = [p for name, p in model.named_parameters() if not name.startswith("localizer.")]
+    optimizer = torch.optim.AdamW([*trained, *caption.parameters()], lr=training.lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=training.lr, total_steps=training.steps, pct_start=training.warmup)
+    events, others = [e for e in examples if e.event], [e for e in examples if not e.event]
+    num_events = round(training.batch_size * training.event_share)
+    rng, losses = random.Random(training.seed), []
+    for step in range(training.steps):
+        batch = rng.sample(events, num_events) + rng.sample(others, training.batch_size - num_events)
+        loss = training_loss(model, batch, rng, caption, training)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+        if step % 100 == 0 or step == training.steps - 1:
+            log.info("demo backbone: step %d/%d loss %.4f", step + 1, training.steps, losses[-1])
+    return losses
+
+
 def _write_back(model: SeViLA, blip2: Blip2ForConditionalGeneration) -> None:
     """Copy the trained shared head into BLIP-2's own Q-Former, queries, projection and ln_vision."""
     head = model.answerer.head
@@ -113,30 +218,14 @@ def _write_back(model: SeViLA, blip2: Blip2ForConditionalGeneration) -> None:
 
 def pretrain_backbone(output_dir: str | Path, training: BackboneTraining = BackboneTraining()) -> dict[str, float]:
     """Build, pre-train and `save_pretrained` the demo backbone; returns held-out accuracies."""
-    torch.manual_seed(training.seed)
-    tokenizer = build_tokenizer(vocabulary())
-    blip2 = Blip2ForConditionalGeneration(tiny_config(len(tokenizer), training.size))
-    untie_lm_head(blip2)
-    model = SeViLA(parts_from_model(blip2, tokenizer, str(output_dir))).requires_grad_(True).train()
+    blip2, model = build_backbone(training)
     world = SyntheticSettings(seed=training.seed + 1)
-    train_set = frame_examples(world, training.examples, seed=training.seed)
-    heldout = frame_examples(world, 256, seed=training.seed + 10_000)
-    trained = [p for name, p in model.named_parameters() if not name.startswith("localizer.")]
-    optimizer = torch.optim.AdamW(trained, lr=training.lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=training.lr, total_steps=training.steps)
-    rng = random.Random(training.seed)
-    for step in range(training.steps):
-        loss = training_loss(model, rng.sample(train_set, training.batch_size), rng)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        if step % 100 == 0 or step == training.steps - 1:
-            log.info("demo backbone: step %d/%d loss %.4f", step + 1, training.steps, loss.item())
+    fit(model, frame_examples(world, training.examples, seed=training.seed), training)
     model.eval()
+    heldout = frame_examples(world, 256, seed=training.seed + 10_000)
     accuracy = heldout_accuracy(model, heldout, seed=training.seed + 1)
     _write_back(model, blip2)
     blip2.save_pretrained(output_dir)
-    tokenizer.save_pretrained(output_dir)
+    model.language.tokenizer.save_pretrained(output_dir)
     log.info("demo backbone: held-out %s, saved to %s", accuracy, output_dir)
     return accuracy
