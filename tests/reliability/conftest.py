@@ -31,11 +31,12 @@ def bad_benchmark(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def answerer_checkpoint(tmp_path_factory: pytest.TempPathFactory, tiny_backbone_dir: Path, bad_benchmark: Path) -> Path:
-    """last.ckpt of one finetune_answerer epoch on the readable videos (training skips the broken one)."""
+def answerer_run(tmp_path_factory: pytest.TempPathFactory, tiny_backbone_dir: Path, bad_benchmark: Path) -> Path:
+    """One finetune_answerer epoch with on_bad_video: skip: checkpoints/last.ckpt and answerer.safetensors."""
     run = tmp_path_factory.mktemp("answerer_run")
     overlay = write_overlay(run / "overlay.yaml", tiny_backbone_dir, bad_benchmark, "qa",
+                            model={"export_path": str(run / "answerer.safetensors")},
                             data={"on_bad_video": "skip"},
                             trainer={"default_root_dir": str(run), "limit_val_batches": 0})
     assert run_stage("fit", "finetune_answerer", "demo_qa", overlay) == 0
-    return run / "checkpoints" / "last.ckpt"
+    return run

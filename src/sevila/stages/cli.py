@@ -14,7 +14,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from sevila.errors import SevilaError
 from sevila.stages.base import SevilaStage
-from sevila.stages.config_errors import check_checkpoint_readable, parse_error_line
+from sevila.stages.config_errors import check_checkpoint_readable, parse_error_line, user_error_in
 
 
 class SevilaCLI(LightningCLI):
@@ -47,6 +47,16 @@ class SevilaCLI(LightningCLI):
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if ckpt_path and Path(ckpt_path).is_file():
             check_checkpoint_readable(ckpt_path)
+
+    def instantiate_classes(self) -> None:
+        """Build model and data; a SevilaError they raise surfaces as itself, not inside jsonargparse's report."""
+        try:
+            super().instantiate_classes()
+        except ValueError as error:
+            cause = user_error_in(error)
+            if cause is None:
+                raise
+            raise cause from error
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         trainer = super().instantiate_trainer(**kwargs)

@@ -23,6 +23,14 @@ def parse_error_line(parser_output: str, argv: Sequence[str]) -> str:
     return " ".join(kept) + f"; fix or remove it (`sevila {verb} -c ... --print_config` lists every accepted key)"
 
 
+def user_error_in(error: BaseException) -> SevilaError | None:
+    """The SevilaError that caused `error` (jsonargparse wraps what a class's __init__ raises), if any."""
+    cause = error.__cause__ or error.__context__
+    while cause is not None and not isinstance(cause, SevilaError):
+        cause = cause.__cause__ or cause.__context__
+    return cause
+
+
 def check_checkpoint_readable(path: str | os.PathLike[str]) -> None:
     """Load a `--ckpt_path` file the way the Trainer will (weights_only=True); a damaged file is a SevilaError."""
     try:
