@@ -87,7 +87,8 @@ def _check_batch_types(batch: dict[str, Any], expected_keys: frozenset[str], fra
     assert batch["frame_indices"].shape == (BATCH, frames) and batch["frame_indices"].dtype == torch.int64
     assert batch["fps"].shape == (BATCH,) and batch["fps"].dtype == torch.float32
     assert batch["index"].shape == (BATCH,) and batch["index"].dtype == torch.int64
-    lists = [key for key in batch if not isinstance(batch[key], torch.Tensor)]
+    assert batch["skipped"] == []  # per batch, not per sample: the records on_bad_video="skip" left out
+    lists = [key for key in batch if not isinstance(batch[key], torch.Tensor) and key != "skipped"]
     assert all(len(batch[key]) == BATCH for key in lists), {key: batch[key] for key in lists}
 
 

@@ -21,6 +21,7 @@ class QABatch(TypedDict):
     qtype: list[str]  # qid prefix before the first `_`
     video: list[str]
     index: Tensor  # (B,) int64 position of the question in its dataset (de-duplicates DDP padding)
+    skipped: list[dict[str, str]]  # {qid, video, reason} of records on_bad_video="skip" left out for this batch
 
 
 class MomentBatch(TypedDict):
@@ -37,3 +38,4 @@ class MomentBatch(TypedDict):
     qid: list[str]
     video: list[str]
     index: Tensor  # (B,) int64
+    skipped: list[dict[str, str]]  # {qid, video, reason}, as in QABatch

@@ -9,8 +9,9 @@ distributed sampler wrapper, which forwards `set_epoch` to it. A plain int key u
 Bad videos (`on_bad_video`): "error" raises the VideoError with the record's qid and video path;
 "skip" logs a warning, appends (qid, video, reason) to `skipped` and returns the next readable item
 (wrapping around) with that item's own frames, text, answer and `index`, so a batch never pairs a
-question with another video's frames. `skipped` lives in the process that decoded: with DataLoader
-workers each worker fills its own copy, so the logged warnings are the complete record.
+question with another video's frames. `skipped` lives in the process that decoded (each DataLoader
+worker fills its own copy), so the returned sample also carries the records skipped while serving it
+in its `skipped` field: the batches bring them to the main process (`sevila.stages.skipped_videos`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class QASample(TypedDict):
     qtype: str
     video: str
     index: int
+    skipped: list[dict[str, str]]  # records left out by on_bad_video="skip" while serving this sample
 
 
 class MomentSample(TypedDict):
@@ -73,6 +75,7 @@ class MomentSample(TypedDict):
     qid: str
     video: str
     index: int
+    skipped: list[dict[str, str]]
 
 
 class SkippedVideo(NamedTuple):
@@ -135,14 +138,18 @@ class _ClipDataset(Dataset[_Sample], Generic[_Record, _Sample], ABC):
         epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} is outside 0..{len(self) - 1}")
+        skipped_before = len(self.skipped)
         for offset in range(len(self)):
             candidate = (index + offset) % len(self)
             if candidate in self._bad:
                 continue
             try:
-                return self._load(candidate, epoch)
+                sample = self._load(candidate, epoch)
             except VideoError as error:
                 self._reject(candidate, error)
+                continue
+            sample["skipped"] = [entry._asdict() for entry in self.skipped[skipped_before:]]
+            return sample
         raise VideoError(f"no readable video among the {len(self)} records under {self.video_dir}; see the warnings")
 
     @abstractmethod
@@ -204,6 +211,7 @@ class VideoQADataset(_ClipDataset[QARecord, QASample]):
             qtype=record.qtype,
             video=record.video,
             index=index,
+            skipped=[],
         )
 
 
@@ -250,6 +258,7 @@ class MomentDataset(_ClipDataset[MomentRecord, MomentSample]):
             qid=record.qid,
             video=record.video,
             index=index,
+            skipped=[],
         )
 
 
@@ -267,6 +276,7 @@ def collate_qa(samples: Sequence[QASample]) -> QABatch:
         qtype=[s["qtype"] for s in samples],
         video=[s["video"] for s in samples],
         index=torch.tensor([s["index"] for s in samples], dtype=torch.int64),
+        skipped=[entry for s in samples for entry in s["skipped"]],
     )
 
 
@@ -284,4 +294,5 @@ def collate_moments(samples: Sequence[MomentSample]) -> MomentBatch:
         qid=[s["qid"] for s in samples],
         video=[s["video"] for s in samples],
         index=torch.tensor([s["index"] for s in samples], dtype=torch.int64),
+        skipped=[entry for s in samples for entry in s["skipped"]],
     )

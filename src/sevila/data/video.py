@@ -5,6 +5,7 @@ The decoding itself (frame numbering, one seek per GOP run, threaded decoders) i
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from itertools import pairwise
@@ -16,6 +17,8 @@ import torch
 from sevila.data.gop_decode import FrameTable, VideoError, average_fps, decode_frames, open_video, packets, scan
 
 __all__ = ["SampledFrames", "VideoError", "VideoInfo", "probe_video", "sample_frames", "segment_indices"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -117,5 +120,9 @@ def _span_range(table: FrameTable, span: tuple[float, float], path: object) -> t
     else:
         # Variable frame rate: the frame on screen at each second, found by timestamps.
         lo, hi = (int(np.searchsorted(table.seconds, s, side="right")) - 1 for s in span)
+    if lo >= table.num_frames:
+        # The original clamps too, so its numbers include such clips; say so, as the annotation is suspect.
+        log.warning("%s: span %s starts after the video's last frame (%d frames); using its last frame", path, span,
+                    table.num_frames)
     lo = min(max(lo, 0), table.num_frames - 1)
     return lo, min(max(hi, lo + 1), table.num_frames)

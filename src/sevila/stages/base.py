@@ -12,6 +12,7 @@ from sevila.errors import SevilaError
 from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
 from sevila.model.sevila import SeViLA
 from sevila.stages.optim import OptimizerSettings, build_optimizer
+from sevila.stages.skipped_videos import SkippedVideos
 from sevila.model.head_weights import MODULES, load_heads, save_heads
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class SevilaStage(L.LightningModule):
         self.model.train_only(self.trains)
         self.optimizer_settings = OptimizerSettings(lr, weight_decay, betas, warmup_steps, warmup_start_lr, min_lr)
         self.strict_loading = False  # checkpoints hold the trained heads only
+        self.skipped_videos = SkippedVideos()
 
     def train(self, mode: bool = True) -> SevilaStage:
         """Frozen parts stay in eval mode (no dropout), as the original keeps its ViT."""
@@ -77,6 +79,21 @@ class SevilaStage(L.LightningModule):
         with torch.no_grad():
             return self.model.encode_frames(frames)
 
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self.skipped_videos.collect(batch)
+
+    def on_validation_batch_start(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self.skipped_videos.collect(batch)
+
+    def on_test_batch_start(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self.skipped_videos.collect(batch)
+
+    def on_train_end(self) -> None:
+        run_folder = self.trainer.log_dir or self.trainer.default_root_dir
+        count = self.skipped_videos.report(run_folder, self.trainer.is_global_zero)
+        if self.logger is not None:
+            self.logger.log_metrics({"skipped_videos": count}, step=self.global_step)
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         prefixes = tuple(f"model.{name}." for name in self.trains)
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefixes)}
@@ -84,16 +101,17 @@ class SevilaStage(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         stored = checkpoint.get("sevila", {}).get("stage")
+        path = self.trainer.ckpt_path if self._trainer is not None else "checkpoint"
         if stored != self.stage_name:
             raise SevilaError(
-                f"checkpoint is from stage {stored!r}, not {self.stage_name!r}: resume with the same stage's "
+                f"{path}: checkpoint is from stage {stored!r}, not {self.stage_name!r}: resume with the same stage's "
                 "last.ckpt, or pass the previous stage's .safetensors output as model.init_localizer/init_answerer"
             )
         own = self.state_dict()
         wrong = [k for k, v in checkpoint["state_dict"].items() if k not in own or own[k].shape != v.shape]
         if wrong:
             raise SevilaError(
-                f"checkpoint was trained on backbone {checkpoint['sevila'].get('backbone')!r} and does not fit "
+                f"{path}: checkpoint was trained on backbone {checkpoint['sevila'].get('backbone')!r} and does not fit "
                 f"{self.model.backbone_name!r} (first mismatched weights: {wrong[:3]}); use a matching model.backbone"
             )
 

@@ -14,7 +14,11 @@ log = logging.getLogger(__name__)
 
 
 class Evaluate(QAStage):
-    """Nothing trains; `sevila test` writes predictions.json and metrics.json into `output_dir`."""
+    """Nothing trains; `sevila test` writes predictions.json and metrics.json into `output_dir`.
+
+    With `data.on_bad_video: skip`, questions whose video cannot be read have no prediction; metrics.json
+    counts them in `skipped_videos` and `output_dir/skipped_videos.jsonl` lists them.
+    """
 
     stage_name = "evaluate"
     trains = ()
@@ -33,10 +37,12 @@ class Evaluate(QAStage):
 
     def on_test_epoch_end(self) -> None:
         rows = self.collect_rows("test")
+        skipped = self.skipped_videos.report(self.output_dir, self.trainer.is_global_zero)
         if not self.trainer.is_global_zero:
             return
         predictions = [{key: row[key] for key in ("qid", "prediction", "target", "frame_idx")} for row in rows]
         metrics = {"mode": self.hparams.mode, "zero_shot": not self.hparams.init_answerer, "count": len(rows)}
+        metrics["skipped_videos"] = skipped
         metrics.update(accuracy_of(rows) if rows else {})
         write_json(self.output_dir / "predictions.json", predictions)
         write_json(self.output_dir / "metrics.json", metrics)

@@ -22,6 +22,10 @@ class FinetuneAnswerer(QAStage):
         super().__init__(*args, **kwargs)
         self.use_localizer = use_localizer
 
+    def keyframe_candidates(self, fitting: bool) -> list[str]:
+        """Training also picks keyframes, among the training frames."""
+        return ["num_frames", *super().keyframe_candidates(fitting)] if fitting else super().keyframe_candidates(fitting)
+
     def training_step(self, batch: QABatch, batch_idx: int) -> torch.Tensor:
         raw = self.encode(batch["frames"])
         keyframes, _ = choose_keyframes(self.model, raw, batch, self.use_localizer)

@@ -75,6 +75,7 @@ class PretrainLocalizer(SevilaStage):
 
     def on_test_epoch_end(self) -> None:
         rows, metrics = self._moment_metrics("test")
+        skipped = self.skipped_videos.report(self.output_dir, self.trainer.is_global_zero)
         if self.trainer.is_global_zero:
             write_moment_submission(self.output_dir / "moments.jsonl", {row["qid"]: row["moments"] for row in rows})
-            write_json(self.output_dir / "metrics.json", {"count": len(rows), **metrics})
+            write_json(self.output_dir / "metrics.json", {"count": len(rows), "skipped_videos": skipped, **metrics})

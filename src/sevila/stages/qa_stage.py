@@ -11,6 +11,7 @@ from torch import Tensor
 
 from sevila.data.batch import QABatch
 from sevila.data.transforms import denormalize
+from sevila.errors import SevilaError
 from sevila.metrics.accuracy import QARow, accuracy_by_type
 from sevila.model.localizer import select_keyframes
 from sevila.model.sevila import SeViLA, gather_frames
@@ -64,6 +65,31 @@ class QAStage(SevilaStage):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rows: list[dict[str, Any]] = []
+
+    def keyframe_candidates(self, fitting: bool) -> list[str]:
+        """The data settings naming n, the frames k keyframes are chosen among (evaluation frames here)."""
+        return ["eval_num_frames"]
+
+    def check_num_keyframes(self, fitting: bool) -> None:
+        """Stop before any frame is decoded if k exceeds the n candidate frames a loop will see."""
+        data = getattr(self.trainer, "datamodule", None)
+        for flag in self.keyframe_candidates(fitting):
+            n = getattr(data, flag, None)
+            if n is not None and self.model.num_keyframes > n:
+                raise SevilaError(
+                    f"model.num_keyframes is {self.model.num_keyframes} but data.{flag} is {n}: the keyframes are "
+                    f"chosen among the {n} frames, so k <= n; lower --model.init_args.num_keyframes or raise "
+                    f"--data.init_args.{flag}"
+                )
+
+    def on_fit_start(self) -> None:
+        self.check_num_keyframes(fitting=True)
+
+    def on_validation_start(self) -> None:
+        self.check_num_keyframes(fitting=False)
+
+    def on_test_start(self) -> None:
+        self.check_num_keyframes(fitting=False)
 
     def chain_rows(self, batch: QABatch, batch_idx: int) -> list[dict[str, Any]]:
         """Forward chain (or uniform keyframes) on one batch -> prediction rows."""
