@@ -3,20 +3,43 @@
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.cli import LightningCLI
 
 from sevila.stages.base import SevilaStage
+from sevila.stages.run_lock import folder_lock
+
+OUTPUT_ARGS = ("output_dir", "cache_dir")  # model arguments naming folders a stage writes into
 
 
 class SevilaCLI(LightningCLI):
     """LightningCLI whose checkpoints live in `<default_root_dir>/checkpoints`, so `--ckpt_path=last` finds them.
 
     Lightning's default folder carries the logger's version, which changes every run, so a re-run
-    of a killed stage would not find the previous run's last.ckpt.
+    of a killed stage would not find the previous run's last.ckpt. Every folder the run writes into
+    is locked before anything is built, so a second run on the same folders stops with a clear error.
     """
+
+    def __init__(self, *args: Any, locks: ExitStack, **kwargs: Any) -> None:
+        self.locks = locks  # owned by the caller, so the locks are released even when the run fails
+        super().__init__(*args, **kwargs)
+
+    def before_instantiate_classes(self) -> None:
+        if rank_zero_only.rank != 0 or os.environ.get("NODE_RANK", "0") != "0":
+            return  # processes Lightning launches for DDP run under the first process's locks
+        config = self.config[self.subcommand]
+        model = config.model.init_args
+        folders = [config.trainer.default_root_dir or os.getcwd()]
+        folders += [model[name] for name in OUTPUT_ARGS if model.get(name)]
+        if model.get("export_path"):
+            folders.append(Path(model.export_path).parent)
+        for folder in sorted({os.path.realpath(folder) for folder in folders}):
+            self.locks.enter_context(folder_lock(folder))
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         trainer = super().instantiate_trainer(**kwargs)
@@ -27,15 +50,17 @@ class SevilaCLI(LightningCLI):
 
 
 def _run(verb: str, argv: list[str]) -> int:
-    SevilaCLI(
-        model_class=SevilaStage,
-        datamodule_class=L.LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        args=[verb, *argv],
-        save_config_kwargs={"overwrite": True},
-        auto_configure_optimizers=False,
-    )
+    with ExitStack() as locks:
+        SevilaCLI(
+            model_class=SevilaStage,
+            datamodule_class=L.LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            args=[verb, *argv],
+            save_config_kwargs={"overwrite": True},
+            auto_configure_optimizers=False,
+            locks=locks,
+        )
     return 0
 
 
