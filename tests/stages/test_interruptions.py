@@ -175,3 +175,15 @@ def test_refine_refuses_labels_of_a_different_answerer(tmp_path, tiny_backbone_d
     assert refine("fine_tuned_answerer", init_answerer=str(tmp_path / "answerer.safetensors")) == 2
     assert "labels: pseudo-labels were made by another model (answerer differ" in capsys.readouterr().err
     assert (tmp_path / "labels" / "pseudo_labels.rank0.json").read_text() == labels
+
+
+
+def test_checkpoint_save_that_fails_midway_leaves_the_previous_checkpoint(tmp_path):
+    from sevila.stages.cli import AtomicCheckpointIO
+
+    target = tmp_path / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"global_step": 4}, target)
+    with pytest.raises(Exception):
+        AtomicCheckpointIO().save_checkpoint({"global_step": 6, "unpicklable": lambda: None}, target)
+    assert torch.load(target, weights_only=False) == {"global_step": 4}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temp file left behind

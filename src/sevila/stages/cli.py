@@ -8,13 +8,28 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from sevila.io import atomic_open
 from sevila.stages.base import SevilaStage
 from sevila.stages.run_lock import folder_lock
 
 OUTPUT_ARGS = ("output_dir", "cache_dir")  # model arguments naming folders a stage writes into
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written to a temp file beside the target, then renamed over it.
+
+    Lightning's own save stages the file in the system temp folder and moves it; across file systems the
+    move is a copy into the target, so a kill mid-copy would leave a truncated last.ckpt (and a stray temp file).
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        with atomic_open(path, "wb") as handle:
+            torch.save(checkpoint, handle)
 
 
 class SevilaCLI(LightningCLI):
@@ -43,6 +58,7 @@ class SevilaCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         trainer = super().instantiate_trainer(**kwargs)
+        trainer.strategy.checkpoint_io = AtomicCheckpointIO()
         for callback in trainer.checkpoint_callbacks:
             if callback.dirpath is None:
                 callback.dirpath = os.path.join(trainer.default_root_dir, "checkpoints")
