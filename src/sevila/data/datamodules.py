@@ -43,6 +43,7 @@ class EpochSampler(Sampler[tuple[int, int]]):
     def __init__(self, num_items: int, shuffle: bool, seed: int = 0) -> None:
         self.num_items, self.shuffle, self.seed = num_items, shuffle, seed
         self.epoch = 0
+        self.start = 0  # keys of the epoch to skip once, when resuming mid-epoch
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose order and per-item draws the next iteration yields."""
@@ -56,7 +57,40 @@ class EpochSampler(Sampler[tuple[int, int]]):
         if self.shuffle:
             generator = torch.Generator().manual_seed(item_seed(self.seed, self.epoch, -1))
             order = torch.randperm(self.num_items, generator=generator).tolist()
-        return iter([(self.epoch, index) for index in order])
+        start, self.start = self.start, 0
+        return iter([(self.epoch, index) for index in order[start:]])
+
+
+class ResumableLoader(DataLoader):
+    """Training loader whose position (epoch, batches served) Lightning saves in checkpoints and restores.
+
+    Without it Lightning restarts a killed epoch from its first batch. Iteration is lazy: workers start
+    fetching at the first batch, after Lightning's `set_epoch`, not when `iter()` is called before it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.served = 0  # batches of the current epoch handed out
+        self._resume_at = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        self.served, self._resume_at = self._resume_at, 0
+        if isinstance(self.sampler, EpochSampler):
+            self.sampler.start = self.served * self.batch_size
+        for batch in super().__iter__():
+            self.served += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        """Where training stands in the epoch, for Lightning's checkpoint."""
+        epoch = self.sampler.epoch if isinstance(self.sampler, EpochSampler) else 0
+        return {"epoch": epoch, "served": self.served}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Continue the saved epoch after its served batches (a single process's EpochSampler only)."""
+        if isinstance(self.sampler, EpochSampler) and state["served"] < len(self):
+            self.sampler.set_epoch(state["epoch"])
+            self._resume_at = state["served"]
 
 
 def _check_settings(sizes: dict[str, int | None], num_workers: int) -> None:
@@ -137,7 +171,7 @@ class _ClipDataModule(L.LightningDataModule, ABC):
         """Shuffled training batches; frames and crops are redrawn every epoch."""
         dataset = self._dataset("train", "fit")
         sampler = EpochSampler(len(dataset), shuffle=True, seed=self.seed)
-        return self._loader(dataset, self.batch_size, sampler)
+        return self._loader(dataset, self.batch_size, sampler, ResumableLoader)
 
     def val_dataloader(self) -> DataLoader[Any]:
         """Validation batches in file order, deterministic frames."""
@@ -181,8 +215,10 @@ class _ClipDataModule(L.LightningDataModule, ABC):
             raise RuntimeError(f"{type(self).__name__}.setup({stage!r}) must run before its {split} dataloader")
         return self.datasets[split]
 
-    def _loader(self, dataset: Dataset[Any], batch_size: int, sampler: Sampler[Any] | None = None) -> DataLoader[Any]:
-        return DataLoader(
+    def _loader(
+        self, dataset: Dataset[Any], batch_size: int, sampler: Sampler[Any] | None = None, kind: type = DataLoader
+    ) -> DataLoader[Any]:
+        return kind(
             dataset,
             batch_size=batch_size,
             sampler=sampler,

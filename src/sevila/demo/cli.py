@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
 from sevila.demo.backbone import BackboneTraining, pretrain_backbone
 from sevila.demo.report import write_report
+from sevila.io import write_json
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def backbone_main(argv: list[str]) -> int:
         log.info("demo backbone: %s exists, skipping (delete it to re-train)", output)
         return 0
     accuracy = pretrain_backbone(output, BackboneTraining(steps=args.steps, seed=args.seed))
-    (output / "pretraining.json").write_text(json.dumps(accuracy, indent=2) + "\n", encoding="utf-8")
+    write_json(output / "pretraining.json", accuracy)
     return 0
 
 

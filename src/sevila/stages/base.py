@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, ClassVar
 
 import lightning as L
 import torch
 
+from sevila.data.datasets import item_seed
 from sevila.errors import SevilaError
 from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
 from sevila.model.sevila import SeViLA
@@ -71,6 +73,16 @@ class SevilaStage(L.LightningModule):
                 getattr(self.model, name).eval()
         return self
 
+    def on_train_start(self) -> None:
+        # Lightning restores the training loader's position in setup_data, which configure_optimizers'
+        # estimated_stepping_batches already ran before the checkpoint was read; apply it now (no-op if none).
+        self.trainer.fit_loop._load_combined_loader_states()
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Collect skipped videos; seed dropout from (seed, step, rank), so a resumed run repeats the same draws."""
+        self.skipped_videos.collect(batch)
+        torch.manual_seed(item_seed(int(os.environ.get("PL_GLOBAL_SEED", 0)), self.global_step, self.global_rank))
+
     def configure_optimizers(self) -> dict:
         return build_optimizer(self.model, self.optimizer_settings, int(self.trainer.estimated_stepping_batches))
 
@@ -78,9 +90,6 @@ class SevilaStage(L.LightningModule):
         """Raw ViT features of a batch's frames; the ViT is frozen, so no graph is kept."""
         with torch.no_grad():
             return self.model.encode_frames(frames)
-
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        self.skipped_videos.collect(batch)
 
     def on_validation_batch_start(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         self.skipped_videos.collect(batch)

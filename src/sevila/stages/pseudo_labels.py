@@ -2,31 +2,75 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
+
+import torch
+from torch import nn
 
 from sevila.errors import SevilaError
 from sevila.io import write_json
 
 log = logging.getLogger(__name__)
 
+PRODUCER_FILE = "producer.json"
+
+
+def weights_digest(module: nn.Module) -> str:
+    """BLAKE2 hash of a module's state_dict (names, dtypes, shapes and values)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
 
 class PseudoLabelCache:
-    """Labels of the frozen Answerer, computed once; each process writes its own shard atomically."""
+    """Labels of the frozen Answerer, computed once; each process writes its own shard atomically.
 
-    def __init__(self, directory: str | Path, rank: int = 0) -> None:
+    `producer` (backbone, Answerer weights digest, dtypes) is recorded in producer.json; a cache made by
+    another producer is refused rather than reused, since its labels would be stale.
+    """
+
+    def __init__(self, directory: str | Path, producer: dict[str, str], rank: int = 0) -> None:
         self.directory = Path(directory)
         self.path = self.directory / f"pseudo_labels.rank{rank}.json"
         self.labels: dict[str, bool] = {}
         self._unsaved = 0
-        for shard in sorted(self.directory.glob("pseudo_labels.rank*.json")):
+        shards = sorted(self.directory.glob("pseudo_labels.rank*.json"))
+        self._check_producer(producer, has_labels=bool(shards))
+        for shard in shards:
             try:
                 self.labels.update(json.loads(shard.read_text(encoding="utf-8")))
             except (json.JSONDecodeError, UnicodeDecodeError) as error:
                 raise SevilaError(f"{shard}: damaged pseudo-label cache ({error}); delete it to recompute") from error
         if self.labels:
             log.info("pseudo-label cache: %d labels from %s", len(self.labels), self.directory)
+
+    def _check_producer(self, producer: dict[str, str], has_labels: bool) -> None:
+        """Record `producer` in a new cache; refuse a cache whose labels another producer (or an unknown one) made."""
+        record = self.directory / PRODUCER_FILE
+        if not record.is_file():
+            if has_labels:
+                raise SevilaError(
+                    f"{self.directory}: pseudo-label cache without {PRODUCER_FILE}, so the Answerer that made it is "
+                    "unknown; delete the folder to recompute, or set model.cache_dir to another folder"
+                )
+            write_json(record, producer)
+            return
+        try:
+            stored = json.loads(record.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise SevilaError(f"{record}: damaged ({error}); delete {self.directory} to recompute") from error
+        changed = sorted(key for key in producer.keys() | stored.keys() if producer.get(key) != stored.get(key))
+        if changed:
+            raise SevilaError(
+                f"{self.directory}: pseudo-labels were made by another model ({', '.join(changed)} differ: cached "
+                f"{ {k: stored.get(k) for k in changed} }, now { {k: producer.get(k) for k in changed} }); delete the "
+                "folder to recompute them, or set model.cache_dir to another folder"
+            )
 
     @staticmethod
     def key(qid: str, frame_index: int) -> str:

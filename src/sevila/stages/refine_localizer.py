@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from sevila.data.batch import QABatch
-from sevila.stages.pseudo_labels import PseudoLabelCache
+from sevila.stages.pseudo_labels import PseudoLabelCache, weights_digest
 from sevila.stages.qa_stage import QAStage
 
 
@@ -31,7 +31,9 @@ class RefineLocalizer(QAStage):
         self.answerer_calls = 0  # questions sent to the Answerer for labels: 0 once everything is cached
 
     def setup(self, stage: str) -> None:
-        self.cache = PseudoLabelCache(Path(self.cache_dir), rank=self.global_rank)
+        producer = {"backbone": self.model.backbone_name, "answerer": weights_digest(self.model.answerer),
+                    "vision_dtype": self.hparams.vision_dtype, "language_dtype": self.hparams.language_dtype}
+        self.cache = PseudoLabelCache(Path(self.cache_dir), producer, rank=self.global_rank)
 
     def pseudo_labels(self, raw: Tensor, batch: QABatch) -> Tensor:
         """(B, T) labels: from the cache where known, else from the frozen Answerer (then cached)."""
