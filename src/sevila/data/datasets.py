@@ -56,6 +56,7 @@ class QASample(TypedDict):
     qid: str
     qtype: str
     video: str
+    video_file: str
     index: int
 
 
@@ -72,6 +73,7 @@ class MomentSample(TypedDict):
     windows: list[tuple[float, float]]
     qid: str
     video: str
+    video_file: str
     index: int
 
 
@@ -203,6 +205,7 @@ class VideoQADataset(_ClipDataset[QARecord, QASample]):
             qid=record.qid,
             qtype=record.qtype,
             video=record.video,
+            video_file=str(path),
             index=index,
         )
 
@@ -249,6 +252,7 @@ class MomentDataset(_ClipDataset[MomentRecord, MomentSample]):
             windows=list(record.windows),
             qid=record.qid,
             video=record.video,
+            video_file=str(path),
             index=index,
         )
 
@@ -266,6 +270,7 @@ def collate_qa(samples: Sequence[QASample]) -> QABatch:
         qid=[s["qid"] for s in samples],
         qtype=[s["qtype"] for s in samples],
         video=[s["video"] for s in samples],
+        video_file=[s["video_file"] for s in samples],
         index=torch.tensor([s["index"] for s in samples], dtype=torch.int64),
     )
 
@@ -283,5 +288,6 @@ def collate_moments(samples: Sequence[MomentSample]) -> MomentBatch:
         windows=[s["windows"] for s in samples],
         qid=[s["qid"] for s in samples],
         video=[s["video"] for s in samples],
+        video_file=[s["video_file"] for s in samples],
         index=torch.tensor([s["index"] for s in samples], dtype=torch.int64),
     )

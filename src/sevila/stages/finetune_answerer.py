@@ -23,7 +23,7 @@ class FinetuneAnswerer(QAStage):
         self.use_localizer = use_localizer
 
     def training_step(self, batch: QABatch, batch_idx: int) -> torch.Tensor:
-        raw = self.encode(batch["frames"])
+        raw = self.encode(batch)
         keyframes, _ = choose_keyframes(self.model, raw, batch, self.use_localizer)
         loss, option_logits = self.model.answerer.loss(
             gather_frames(raw, keyframes), batch["answerer_text"], batch["num_options"], batch["answer"]
