@@ -10,6 +10,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from stage_runner import run_stage, write_overlay
 from transformers import Blip2ForConditionalGeneration
 
 from sevila.data.datamodules import DemoQA
@@ -97,6 +98,17 @@ def test_evaluation_sweep_computes_each_frame_once(tmp_path, seeing_backbone, ti
         assert (tmp_path / str(n) / "predictions.json").is_file()
         frames.append(module.vit_frames)
     assert frames == [4, 0, 0]  # the one validation video's 4 frames, computed by the first run only
+
+
+def test_evaluate_cli_reuses_the_feature_cache(tmp_path, seeing_backbone, tiny_benchmark):
+    predictions = []
+    for run in ("first", "second"):
+        overlay = write_overlay(tmp_path / f"{run}.yaml", seeing_backbone, tiny_benchmark, "qa",
+                                model={"output_dir": str(tmp_path / run)}, trainer={"default_root_dir": str(tmp_path)})
+        assert run_stage("test", "evaluate", "demo_qa", overlay, f"--model.init_args.feature_cache={tmp_path / 'f'}") == 0
+        predictions.append((tmp_path / run / "predictions.json").read_text())
+        assert len(list((tmp_path / "f").glob("*/*.npy"))) == 1  # one chunk: the validation video, stored once
+    assert predictions[0] == predictions[1]
 
 
 def test_feature_cache_refuses_random_training_frames(tmp_path, tiny_backbone_dir, tiny_benchmark):
