@@ -105,7 +105,8 @@ def test_evaluate_cli_reuses_the_feature_cache(tmp_path, seeing_backbone, tiny_b
     for run in ("first", "second"):
         overlay = write_overlay(tmp_path / f"{run}.yaml", seeing_backbone, tiny_benchmark, "qa",
                                 model={"output_dir": str(tmp_path / run)}, trainer={"default_root_dir": str(tmp_path)})
-        assert run_stage("test", "evaluate", "demo_qa", overlay, f"--model.init_args.feature_cache={tmp_path / 'f'}") == 0
+        flag = f"--model.init_args.feature_cache={tmp_path / 'f'}"
+        assert run_stage("test", "evaluate", "demo_qa", overlay, flag) == 0
         predictions.append((tmp_path / run / "predictions.json").read_text())
         assert len(list((tmp_path / "f").glob("*/*.npy"))) == 1  # one chunk: the validation video, stored once
     assert predictions[0] == predictions[1]

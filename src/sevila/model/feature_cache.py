@@ -126,7 +126,8 @@ class FeatureCache:
             try:
                 frames = json.loads(index.read_text(encoding="utf-8"))["frames"]
             except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
-                raise SevilaError(f"{index}: damaged feature cache index ({error}); delete {folder} to recompute") from error
+                message = f"{index}: damaged feature cache index ({error}); delete {folder} to recompute"
+                raise SevilaError(message) from error
             if not chunk.is_file():
                 raise SevilaError(f"{index}: its features {chunk.name} are missing; delete {folder} to recompute")
             rows.update({int(frame): (chunk, row) for row, frame in enumerate(frames)})
