@@ -25,6 +25,9 @@ LOCALIZER ?= $(CKPT)/$(MOMENTS)/localizer.safetensors
 ANSWERER ?= $(CKPT)/$(DATASET)/answerer.safetensors
 REFINED ?= $(CKPT)/$(DATASET)/localizer_refined.safetensors
 LAVIS ?= sevila_pretrained.pth
+# ViT features of evaluation and refinement frames, reused across epochs and runs; CACHE= turns the cache off
+CACHE ?= $(CKPT)/features
+FEATURES = $(if $(CACHE),--model.init_args.feature_cache=$(CACHE))
 CONFIGS = -c stages/data/$(2).yaml -c stages/$(1).yaml -c stages/profiles/$(PROFILE).yaml
 FIT_FLAGS = --model.init_args.backbone=$(BACKBONE) --ckpt_path=last
 FIT_ARGS ?=
@@ -32,9 +35,9 @@ FIT_ARGS ?=
 .DEFAULT_GOAL := help
 .PHONY: help setup test demo bench import-checkpoint banner pretrain-localizer finetune-answerer refine eval clean-venv
 
-help: ## list the targets and the variables PROFILE (demo|paper), DATASET, BACKBONE
+help: ## list the targets and the variables PROFILE (demo|paper), DATASET, BACKBONE, CACHE
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
-	@echo "  now: PROFILE=$(PROFILE) DATASET=$(DATASET) MOMENTS=$(MOMENTS) BACKBONE=$(BACKBONE)"
+	@echo "  now: PROFILE=$(PROFILE) DATASET=$(DATASET) MOMENTS=$(MOMENTS) BACKBONE=$(BACKBONE) CACHE=$(CACHE)"
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,11 +68,11 @@ refine: $(STAMP) banner ## stage 3: self-refine the Localizer with the fine-tune
 	@test -f $(ANSWERER) || { echo "missing $(ANSWERER): run 'make finetune-answerer PROFILE=$(PROFILE) DATASET=$(DATASET)' first"; exit 2; }
 	@test -f $(REFINED) && echo "$(REFINED) exists: skipping (delete it to re-train)" || \
 	$(SEVILA) fit $(call CONFIGS,refine_localizer,$(DATASET)) $(FIT_FLAGS) --model.init_args.init_localizer=$(LOCALIZER) \
-	  --model.init_args.init_answerer=$(ANSWERER) --model.init_args.cache_dir=$(CKPT)/$(DATASET)/pseudo_labels \
+	  --model.init_args.init_answerer=$(ANSWERER) --model.init_args.cache_dir=$(CKPT)/$(DATASET)/pseudo_labels $(FEATURES) \
 	  --model.init_args.export_path=$(REFINED) --trainer.default_root_dir=$(CKPT)/$(DATASET)/refine_localizer $(FIT_ARGS)
 
 # $(call EVALUATE,mode,localizer weights or empty,answerer weights or empty,output folder)
-EVALUATE = $(SEVILA) test $(call CONFIGS,evaluate,$(DATASET)) --model.init_args.backbone=$(BACKBONE) \
+EVALUATE = $(SEVILA) test $(call CONFIGS,evaluate,$(DATASET)) --model.init_args.backbone=$(BACKBONE) $(FEATURES) \
 	  --model.init_args.mode=$(1) $(if $(2),--model.init_args.init_localizer=$(2)) \
 	  $(if $(3),--model.init_args.init_answerer=$(3)) --model.init_args.output_dir=$(4) --trainer.default_root_dir=$(4) $(FIT_ARGS)
 
@@ -79,7 +82,7 @@ SUBMISSION = $(if $(filter nextqa,$(DATASET)),--export $(RESULTS)/submission_nex
 eval: $(STAMP) banner ## stage 4: forward chain on DATASET (moment retrieval when DATASET=MOMENTS) -> results/PROFILE/DATASET/
 ifeq ($(DATASET),$(MOMENTS))
 	@test -f $(LOCALIZER) || { echo "missing $(LOCALIZER): run 'make pretrain-localizer PROFILE=$(PROFILE)' first"; exit 2; }
-	$(SEVILA) test $(call CONFIGS,pretrain_localizer,$(MOMENTS)) --model.init_args.backbone=$(BACKBONE) \
+	$(SEVILA) test $(call CONFIGS,pretrain_localizer,$(MOMENTS)) --model.init_args.backbone=$(BACKBONE) $(FEATURES) \
 	  --model.init_args.init_localizer=$(LOCALIZER) --model.init_args.output_dir=$(RESULTS) --trainer.default_root_dir=$(RESULTS) \
 	  --data.init_args.test_file=val.json $(FIT_ARGS)
 else
@@ -105,8 +108,9 @@ demo: $(STAMP) ## everything on the embedded synthetic benchmark, on CPU -> resu
 import-checkpoint: $(STAMP) ## the authors' sevila_pretrained.pth (LAVIS=path) -> checkpoints/paper/sevila_pretrained.safetensors
 	$(SEVILA) import-checkpoint --lavis $(LAVIS) --output checkpoints/paper/sevila_pretrained.safetensors --backbone $(BACKBONE)
 
-bench: $(STAMP) ## frame-sampling speed and memory vs decord (pip install -e '.[bench]' for decord)
+bench: $(STAMP) ## frame-sampling speed and memory vs decord (pip install -e '.[bench]' for decord); feature cache
 	$(BIN)/python benchmarks/decode.py
+	$(BIN)/python benchmarks/feature_cache.py
 
 clean-venv: ## remove .venv
 	rm -rf $(VENV)

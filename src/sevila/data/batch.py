@@ -20,6 +20,7 @@ class QABatch(TypedDict):
     qid: list[str]
     qtype: list[str]  # qid prefix before the first `_`
     video: list[str]
+    video_file: list[str]  # the decoded file of each video (keys the feature cache)
     index: Tensor  # (B,) int64 position of the question in its dataset (de-duplicates DDP padding)
     skipped: list[dict[str, str]]  # {qid, video, reason} of records on_bad_video="skip" left out for this batch
 
@@ -37,5 +38,6 @@ class MomentBatch(TypedDict):
     windows: list[list[tuple[float, float]]]  # ground-truth windows (empty on the test split)
     qid: list[str]
     video: list[str]
+    video_file: list[str]  # the decoded file of each video (keys the feature cache)
     index: Tensor  # (B,) int64
     skipped: list[dict[str, str]]  # {qid, video, reason}, as in QABatch

@@ -57,6 +57,7 @@ class QASample(TypedDict):
     qid: str
     qtype: str
     video: str
+    video_file: str
     index: int
     skipped: list[dict[str, str]]  # records left out by on_bad_video="skip" while serving this sample
 
@@ -74,6 +75,7 @@ class MomentSample(TypedDict):
     windows: list[tuple[float, float]]
     qid: str
     video: str
+    video_file: str
     index: int
     skipped: list[dict[str, str]]
 
@@ -210,6 +212,7 @@ class VideoQADataset(_ClipDataset[QARecord, QASample]):
             qid=record.qid,
             qtype=record.qtype,
             video=record.video,
+            video_file=str(path),
             index=index,
             skipped=[],
         )
@@ -257,6 +260,7 @@ class MomentDataset(_ClipDataset[MomentRecord, MomentSample]):
             windows=list(record.windows),
             qid=record.qid,
             video=record.video,
+            video_file=str(path),
             index=index,
             skipped=[],
         )
@@ -275,6 +279,7 @@ def collate_qa(samples: Sequence[QASample]) -> QABatch:
         qid=[s["qid"] for s in samples],
         qtype=[s["qtype"] for s in samples],
         video=[s["video"] for s in samples],
+        video_file=[s["video_file"] for s in samples],
         index=torch.tensor([s["index"] for s in samples], dtype=torch.int64),
         skipped=[entry for s in samples for entry in s["skipped"]],
     )
@@ -293,6 +298,7 @@ def collate_moments(samples: Sequence[MomentSample]) -> MomentBatch:
         windows=[s["windows"] for s in samples],
         qid=[s["qid"] for s in samples],
         video=[s["video"] for s in samples],
+        video_file=[s["video_file"] for s in samples],
         index=torch.tensor([s["index"] for s in samples], dtype=torch.int64),
         skipped=[entry for s in samples for entry in s["skipped"]],
     )

@@ -10,8 +10,10 @@ import lightning as L
 import torch
 
 from sevila.data.datasets import item_seed
+from sevila.data.batch import MomentBatch, QABatch
 from sevila.errors import SevilaError
 from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
+from sevila.model.feature_cache import FeatureCache, vision_fingerprint
 from sevila.model.sevila import SeViLA
 from sevila.stages.optim import OptimizerSettings, build_optimizer
 from sevila.stages.skipped_videos import SkippedVideos
@@ -43,12 +45,14 @@ class SevilaStage(L.LightningModule):
         warmup_steps: int = 1000,
         warmup_start_lr: float = 1e-8,
         min_lr: float = 0.0,
+        feature_cache: str | None = None,
     ) -> None:
         """Args: backbone: BLIP-2 hub name or local `save_pretrained` directory. num_keyframes: k.
         init_localizer / init_answerer: stage outputs (.safetensors) to start from; none = BLIP-2's Q-Former.
         export_path: where this stage writes its trained heads at the end of `fit`.
         vision_dtype / language_dtype: dtypes of the frozen ViT and T5 (paper: float16 / bfloat16 on GPU).
-        lr ... min_lr: AdamW and warmup-cosine schedule (method §6)."""
+        lr ... min_lr: AdamW and warmup-cosine schedule (method §6).
+        feature_cache: folder of the on-disk ViT feature cache (`sevila.model.feature_cache`); none = no cache."""
         super().__init__()
         self.save_hyperparameters()
         for name, value in (("vision_dtype", vision_dtype), ("language_dtype", language_dtype)):
@@ -63,6 +67,12 @@ class SevilaStage(L.LightningModule):
         self.optimizer_settings = OptimizerSettings(lr, weight_decay, betas, warmup_steps, warmup_start_lr, min_lr)
         self.strict_loading = False  # checkpoints hold the trained heads only
         self.skipped_videos = SkippedVideos()
+        self.vision_dtype = DTYPES[vision_dtype]
+        self.features = (
+            FeatureCache(feature_cache, vision_fingerprint(self.model.backbone_name, self.model.vision_model))
+            if feature_cache else None
+        )
+        self.vit_frames = 0  # frames run through the ViT: 0 once the feature cache holds them all
 
     def train(self, mode: bool = True) -> SevilaStage:
         """Frozen parts stay in eval mode (no dropout), as the original keeps its ViT."""
@@ -86,8 +96,28 @@ class SevilaStage(L.LightningModule):
     def configure_optimizers(self) -> dict:
         return build_optimizer(self.model, self.optimizer_settings, int(self.trainer.estimated_stepping_batches))
 
-    def encode(self, frames: torch.Tensor) -> torch.Tensor:
-        """Raw ViT features of a batch's frames; the ViT is frozen, so no graph is kept."""
+    def on_fit_start(self) -> None:
+        """Training frames must repeat every epoch for their features to be cached."""
+        if self.features is not None and getattr(self.trainer.datamodule, "random_train_frames", True):
+            raise SevilaError(
+                "model.feature_cache: training frames are drawn at random every epoch (data.random_train_frames "
+                "is true, or the datamodule does not say), so their ViT features cannot be reused; set "
+                "--data.init_args.random_train_frames=false or remove model.feature_cache"
+            )
+
+    def encode(self, batch: QABatch | MomentBatch) -> torch.Tensor:
+        """Raw ViT features (B, T, P, D) of a batch's frames in the vision dtype, via the feature cache when set."""
+        if self.features is None:
+            return self.run_vit(batch["frames"])
+        # Stored and fresh features alike are float16-rounded, so every epoch sees the same numbers.
+        stored = self.features.features(
+            batch["video_file"], batch["frame_indices"], batch["frames"], lambda f: self.run_vit(f.unsqueeze(0))[0]
+        )
+        return stored.to(self.vision_dtype)
+
+    def run_vit(self, frames: torch.Tensor) -> torch.Tensor:
+        """The frozen ViT on frames (B, T, 3, S, S), counted in `vit_frames`; no graph is kept."""
+        self.vit_frames += frames.shape[0] * frames.shape[1]
         with torch.no_grad():
             return self.model.encode_frames(frames)
 

@@ -27,7 +27,7 @@ class FinetuneAnswerer(QAStage):
         return ["num_frames", *super().keyframe_candidates(fitting)] if fitting else super().keyframe_candidates(fitting)
 
     def training_step(self, batch: QABatch, batch_idx: int) -> torch.Tensor:
-        raw = self.encode(batch["frames"])
+        raw = self.encode(batch)
         keyframes, _ = choose_keyframes(self.model, raw, batch, self.use_localizer)
         loss, option_logits = self.model.answerer.loss(
             gather_frames(raw, keyframes), batch["answerer_text"], batch["num_options"], batch["answer"]

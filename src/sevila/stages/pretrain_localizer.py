@@ -34,7 +34,7 @@ class PretrainLocalizer(SevilaStage):
         self._moments: list[dict[str, Any]] = []
 
     def _step(self, batch: MomentBatch, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        raw = self.encode(batch["frames"])
+        raw = self.encode(batch)
         loss, yes_no = self.model.localizer.loss(raw, batch["localizer_text"], batch["labels"])  # (B, T, 2)
         frame_acc = ((yes_no[..., 0] > yes_no[..., 1]) == batch["labels"]).float().mean()
         size = len(batch["qid"])

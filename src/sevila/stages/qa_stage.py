@@ -93,7 +93,7 @@ class QAStage(SevilaStage):
 
     def chain_rows(self, batch: QABatch, batch_idx: int) -> list[dict[str, Any]]:
         """Forward chain (or uniform keyframes) on one batch -> prediction rows."""
-        raw = self.encode(batch["frames"])
+        raw = self.encode(batch)
         keyframes, scores = choose_keyframes(self.model, raw, batch, self.use_localizer)
         if batch_idx == 0 and scores is not None:
             self.log_keyframes(batch, scores, keyframes)

@@ -53,7 +53,7 @@ class RefineLocalizer(QAStage):
         return torch.tensor(cached, dtype=torch.bool, device=raw.device)
 
     def training_step(self, batch: QABatch, batch_idx: int) -> Tensor:
-        raw = self.encode(batch["frames"])
+        raw = self.encode(batch)
         labels = self.pseudo_labels(raw, batch)
         loss, yes_no = self.model.localizer.loss(raw, batch["localizer_text"], labels)
         size = len(batch["qid"])
