@@ -105,8 +105,9 @@ demo: $(STAMP) ## everything on the embedded synthetic benchmark, on CPU -> resu
 import-checkpoint: $(STAMP) ## the authors' sevila_pretrained.pth (LAVIS=path) -> checkpoints/paper/sevila_pretrained.safetensors
 	$(SEVILA) import-checkpoint --lavis $(LAVIS) --output checkpoints/paper/sevila_pretrained.safetensors --backbone $(BACKBONE)
 
-bench: $(STAMP) ## frame-sampling speed and memory vs decord (pip install -e '.[bench]' for decord)
+bench: $(STAMP) ## frame-sampling speed and memory vs decord (pip install -e '.[bench]' for decord); FLOPs per question, loader waits
 	$(BIN)/python benchmarks/decode.py
+	$(BIN)/python benchmarks/flops.py
 
 clean-venv: ## remove .venv
 	rm -rf $(VENV)
