@@ -9,11 +9,12 @@ element-wise work (norms, softmax, GELU) is not counted, and any other compute o
 One training question of stage 3 has n=4 frames; evaluation has n=32 candidates and k=4 keyframes.
 
 The original's `generate()` cannot run on meta tensors (it reads token values to stop), so it is counted as the
-same computation written out: one encoder pass, then one cached decoder step per generated token. A check on the
-tiny model shows this costs exactly as many FLOPs as `generate()` itself.
+same computation written out: one encoder pass, then one cached decoder step per generated token (steps 1-4
+counted, later ones from their linear growth). A check on the tiny model shows this costs exactly as many FLOPs
+as `generate()` itself.
 
-The last table runs a real DataLoader (2 workers) on generated videos feeding a tiny-model training step and
-reports the share of the loop spent waiting for batches.
+The last table runs a real DataLoader (2 persistent workers) on generated videos feeding a tiny-model training
+step and reports the share of the loop spent waiting for batches.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import torch
 import transformers
 import transformers.masking_utils
 from torch import Tensor, nn
+from torch._ops import OpOverload
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
@@ -77,7 +79,9 @@ class _OpRecorder(TorchDispatchMode):
         super().__init__()
         self.ops: set[object] = set()
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+    def __torch_dispatch__(
+        self, func: OpOverload, types: tuple, args: tuple = (), kwargs: dict | None = None
+    ) -> object:
         self.ops.add(func.overloadpacket)
         return func(*args, **(kwargs or {}))
 
@@ -138,7 +142,9 @@ class FullSize:
         """Prompt tokens after truncation, </s> included, and before it if it cut any."""
         whole = len(self.model.language.tokenizer(text).input_ids)
         kept = self.model.language.tokenize([text])[0].shape[1]
-        return f"{kept}" + (f" (of {whole}: cut at {prompts.MAX_TEXT_TOKENS} as the original does)" if whole > kept else "")
+        if whole == kept:
+            return f"{kept}"
+        return f"{kept} (of {whole}: cut at {prompts.MAX_TEXT_TOKENS} as the original does)"
 
     @functools.cache
     def vit(self, frames: int) -> int:
@@ -171,7 +177,8 @@ class FullSize:
         labels = torch.tensor([[index % 2 == 0 for index in range(frames)]])
         losses: list[Tensor] = []
         try:
-            forward = count(lambda: losses.append(self.model.localizer.loss(self.raw(frames), [self.prompts.localizer], labels)[0]))
+            raw = self.raw(frames)
+            forward = count(lambda: losses.append(self.model.localizer.loss(raw, [self.prompts.localizer], labels)[0]))
             backward = count(lambda: losses[0].backward())
         finally:
             self.model.train_only(()).eval()
@@ -223,7 +230,7 @@ class DecodingCost:
     steps: tuple[int, ...]  # steps 1-4; step 1 also projects the encoder output into every layer's cross-attention
 
     def total(self, steps: int) -> int:
-        """Encoder + `steps` decoder steps; from step 2 on each costs `growth` more (self-attention over one more token)."""
+        """Encoder + `steps` decoder steps; from step 2 on, each costs `growth` more (attention over one more token)."""
         first, *later = self.steps
         growth = later[1] - later[0]
         if later[2] - later[1] != growth:
@@ -242,6 +249,7 @@ def count_decoding(language_model: nn.Module, inputs: Callable[[], tuple[Tensor,
 
 
 def tflops(value: int) -> str:
+    """FLOPs as TFLOPs, right-aligned."""
     return f"{value / 1e12:8.2f}"
 
 
@@ -253,27 +261,31 @@ def table(title: str, rows: list[tuple[str, int]]) -> None:
 
 
 def verdict(ratio: float, goal: float, at_least: bool) -> str:
+    """A ratio against its goal: met or not."""
     met = ratio >= goal if at_least else ratio <= goal
     return f"{ratio:.2f}x (goal {'>=' if at_least else '<='} {goal}x: {'met' if met else 'NOT met'})"
 
 
 def report_tokens(full: FullSize) -> None:
-    language = full.model.language
+    """The sample question and its token counts, which set the T5 encoder's share of the FLOPs."""
+    language, width = full.model.language, full.model.language_model.config.d_model
     queries = full.model.answerer.head.query_tokens.shape[1]
-    prefix = len(language.frame_prefix_ids)
-    localizer, answerer = (language.tokenize([text])[0].shape[1] for text in (full.prompts.localizer, full.prompts.answerer))
-    multi = sum(len(language.tokenize([prompts.multi_frame_prefix(i + 1)])[0][0]) - 1 + queries for i in range(KEYFRAMES))
-    print(f"question ({len(QUESTION.split())} words): {QUESTION!r}; options: {len(OPTIONS)} of "
-          f"{min(len(o.split()) for o in OPTIONS)}-{max(len(o.split()) for o in OPTIONS)} words")
-    print(f"Localizer prompt: {full.text_tokens(full.prompts.localizer)} text tokens -> {prefix + queries + localizer} encoder tokens per frame "
-          f"(`Frame: ` {prefix} + {queries} queries + text)")
-    print(f"Answerer prompt: {full.text_tokens(full.prompts.answerer)} text tokens -> ~{multi + answerer} encoder tokens for k={KEYFRAMES} keyframes "
-          f"(k x (`Frame i: ` + {queries} queries) + text)")
+    per_frame, _ = language.per_frame_inputs(torch.empty(1, queries, width, device="meta"), [full.prompts.localizer])
+    keyframes = torch.empty(1, KEYFRAMES, queries, width, device="meta")
+    multi_frame, _ = language.multi_frame_inputs(keyframes, [full.prompts.answerer])
+    words = sorted(len(option.split()) for option in OPTIONS)
+    print(f"question ({len(QUESTION.split())} words): {QUESTION!r}; "
+          f"{len(OPTIONS)} options of {words[0]}-{words[-1]} words")
+    print(f"Localizer prompt: {full.text_tokens(full.prompts.localizer)} text tokens; encoder input per frame: "
+          f"{per_frame.shape[1]} tokens (`Frame: `, {queries} queries, text)")
+    print(f"Answerer prompt: {full.text_tokens(full.prompts.answerer)} text tokens; encoder input for k={KEYFRAMES}: "
+          f"{multi_frame.shape[1]} tokens ({KEYFRAMES} x (`Frame i: `, {queries} queries), text)")
     print("(tokens from the local tokenizer holding the sample's words as whole pieces; Flan-T5's SentencePiece "
           "vocabulary is not available offline and splits this English text into about as many)")
 
 
 def refinement_table(full: FullSize) -> None:
+    """Table 1: a stage-3 step as the original runs it against ours with the caches filled."""
     n = REFINE_FRAMES
     vit, labels = full.vit(n), full.pseudo_labels(n)
     forward, backward = full.localizer_training(n)
@@ -293,6 +305,7 @@ def refinement_table(full: FullSize) -> None:
 
 
 def sweep_table(full: FullSize) -> None:
+    """Table 2: three evaluations of the same questions, with and without the ViT feature cache."""
     vit = full.vit(CANDIDATES)
     scores = full.localizer_scores(CANDIDATES)
     answer_k, answer_2k = full.answerer(KEYFRAMES), full.answerer(SECOND_K)
@@ -318,6 +331,7 @@ def sweep_table(full: FullSize) -> None:
 
 
 def chain_table(full: FullSize) -> None:
+    """Table 3: the forward chain with our one-step scoring against the original's `generate()`."""
     vit, answer = full.vit(CANDIDATES), full.answerer(KEYFRAMES)
     one_step = full.localizer_scores(CANDIDATES)
     loc_generate, ans_generate = full.localizer_generate(CANDIDATES), full.answerer_generate(KEYFRAMES)
@@ -366,6 +380,8 @@ def tiny_generate_check(model: SeViLA, steps: int = 6) -> str:
 
 @dataclass
 class LoaderTimes:
+    """Seconds one epoch spent waiting for batches and running steps."""
+
     wait: float = 0.0
     step: float = 0.0
     batches: int = 0
@@ -393,8 +409,8 @@ def loader_table(
     torch.manual_seed(0)
     start = time.perf_counter()
     write_demo_split(work / "data", videos=6, questions_per_video=2)
-    print(f"\n4. Data loading (tiny model, generated 640x360 20 s videos, {frames} frames per question, "
-          f"batch {batch_size}, num_workers=2, persistent workers; videos ready in {time.perf_counter() - start:.1f} s)")
+    print(f"\n4. Data loading (tiny model, generated 640x360 20 s videos, {frames} frames per question, batch "
+          f"{batch_size}, num_workers=2, persistent workers; videos ready in {time.perf_counter() - start:.1f} s)")
     model.train_only(("answerer",)).train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     data = DemoQA(str(work / "data"), str(work / "data"), num_frames=frames, frame_size=model.image_size,
@@ -434,7 +450,8 @@ def training_step(model: SeViLA, optimizer: torch.optim.Optimizer, batch: dict) 
     with torch.no_grad():
         raw = model.encode_frames(batch["frames"])
         keyframes = select_keyframes(model.localizer(raw, batch["localizer_text"]), model.num_keyframes)
-    loss, _ = model.answerer.loss(gather_frames(raw, keyframes), batch["answerer_text"], batch["num_options"], batch["answer"])
+    keyframe_features = gather_frames(raw, keyframes)
+    loss, _ = model.answerer.loss(keyframe_features, batch["answerer_text"], batch["num_options"], batch["answer"])
     loss.backward()
     optimizer.step()
     optimizer.zero_grad()
@@ -453,7 +470,8 @@ def main() -> None:
         refinement_table(full)
         sweep_table(full)
         chain_table(full)
-    print(f"\ncompute ops not counted: {', '.join(sorted(UNCOUNTED)) or 'none (every matmul/attention/conv seen has a formula)'}")
+    uncounted = ", ".join(sorted(UNCOUNTED)) or "none (every matmul, attention and convolution seen has a formula)"
+    print(f"\ncompute ops not counted: {uncounted}")
     print(f"FLOP tables took {time.perf_counter() - start:.1f} s (meta device)")
     work = Path(tempfile.gettempdir()) / "sevila_flops_bench"  # kept: the generated videos are reused next time
     tiny = SeViLA(load_blip2(build_tiny_backbone(work / "backbone", question_words())), num_keyframes=KEYFRAMES)
