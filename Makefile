@@ -108,9 +108,10 @@ demo: $(STAMP) ## everything on the embedded synthetic benchmark, on CPU -> resu
 import-checkpoint: $(STAMP) ## the authors' sevila_pretrained.pth (LAVIS=path) -> checkpoints/paper/sevila_pretrained.safetensors
 	$(SEVILA) import-checkpoint --lavis $(LAVIS) --output checkpoints/paper/sevila_pretrained.safetensors --backbone $(BACKBONE)
 
-bench: $(STAMP) ## frame-sampling speed and memory vs decord (pip install -e '.[bench]' for decord); feature cache
+bench: $(STAMP) ## sampling speed and memory vs decord (pip install -e '.[bench]'), feature cache, FLOPs, loader waits
 	$(BIN)/python benchmarks/decode.py
 	$(BIN)/python benchmarks/feature_cache.py
+	$(BIN)/python benchmarks/flops.py
 
 clean-venv: ## remove .venv
 	rm -rf $(VENV)

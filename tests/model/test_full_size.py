@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
 import pytest
-import torch
 from torch import nn
-from transformers import Blip2Config, Blip2ForConditionalGeneration
+from transformers import Blip2ForConditionalGeneration
 
-from sevila.model.backbone import parts_from_model
+from sevila.model.full_size import meta_blip2, meta_sevila
 from sevila.model.sevila import SeViLA
-from sevila.model.tiny import untie_lm_head
 from sevila.model.tokenizer import build_tokenizer
 from sevila.stages import Evaluate, FinetuneAnswerer, PretrainLocalizer, RefineLocalizer
 
@@ -30,21 +25,14 @@ def _count(module: nn.Module, trainable_only: bool = False) -> int:
 
 @pytest.fixture(scope="module")
 def blip2() -> Blip2ForConditionalGeneration:
-    config_file = resources.files("sevila.model") / "configs" / "blip2-flan-t5-xl.json"
-    config = Blip2Config.from_dict(json.loads(config_file.read_text()))
-    with torch.device("meta"):
-        model = Blip2ForConditionalGeneration(config)
-        # A fresh T5 ties lm_head to the embeddings; from_pretrained of the real checkpoint unties it (method §10).
-        untie_lm_head(model)
-    return model
+    return meta_blip2()
 
 
 @pytest.fixture(scope="module")
-def sevila(blip2: Blip2ForConditionalGeneration) -> SeViLA:
+def sevila() -> SeViLA:
     # The real T5 tokenizer is not available offline; the tiny local one only satisfies the constructor's
     # token-id look-ups (yes / no / Option X), which play no part in the structure checked here.
-    with torch.device("meta"):
-        return SeViLA(parts_from_model(blip2, build_tokenizer(), "Salesforce/blip2-flan-t5-xl"))
+    return meta_sevila(build_tokenizer())
 
 
 def test_full_size_config_keeps_the_fidelity_settings(blip2: Blip2ForConditionalGeneration) -> None:

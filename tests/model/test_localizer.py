@@ -51,3 +51,24 @@ def test_localizer_loss_scores_match_forward(tiny_sevila):
     loss, yes_no = model.localizer.loss(raw, [text], torch.tensor([[True, False, True]]))
     assert loss.ndim == 0 and loss.item() > 0
     torch.testing.assert_close(yes_no[..., 0], model.localizer(raw, [text]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_localizer_keyframes_match_the_originals_generate_scoring(tiny_sevila, seed):
+    # The original scores frames with greedy generate() (its evaluation defaults: max 30 new tokens, min_length 1)
+    # and reads the yes-logit of the first step; our single decoder step must pick the same top-k frames.
+    model, frames, k = tiny_sevila, 8, 3
+    torch.manual_seed(seed)
+    texts = [prompts.qa_prompts("what color is the circle", ["red", "blue", "green"]).localizer,
+             prompts.qa_prompts("what shape is red", ["a circle", "a square"]).localizer]
+    raw = model.encode_frames(torch.randn(len(texts), frames, 3, 32, 32))
+    ours = select_keyframes(model.localizer(raw, texts), k)
+    queries = model.localizer.head(raw.flatten(0, 1))
+    embeds, mask = model.language.per_frame_inputs(queries, [text for text in texts for _ in range(frames)])
+    generated = model.language_model.generate(
+        inputs_embeds=embeds, attention_mask=mask, do_sample=False, num_beams=1, max_new_tokens=30, min_length=1,
+        output_scores=True, return_dict_in_generate=True,
+    )
+    original_scores = generated.scores[0][:, model.language.yes_id].view(len(texts), frames)
+    original = original_scores.topk(k, dim=1).indices.sort(dim=1).values
+    assert ours.tolist() == original.tolist()
