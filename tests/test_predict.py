@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from PIL import Image
 from video_factory import write_indexed_video
 
 from sevila.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _away_from_the_checkout(tmp_path, monkeypatch):
+    """Profile defaults (checkpoints/demo/...) resolve against the cwd: a local `make demo` must not leak in."""
+    monkeypatch.chdir(tmp_path)
 
 
 def _args(tiny_backbone_dir, video, *extra):

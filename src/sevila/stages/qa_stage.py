@@ -83,6 +83,7 @@ class QAStage(SevilaStage):
                 )
 
     def on_fit_start(self) -> None:
+        super().on_fit_start()
         self.check_num_keyframes(fitting=True)
 
     def on_validation_start(self) -> None:
