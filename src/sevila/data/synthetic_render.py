@@ -48,7 +48,11 @@ class Scene:
 
 
 def sample_scene(rng: np.random.Generator, size: int, colour: str, shape: str) -> Scene:
-    """Draw a clip's scene; the distractor's kind is independent of the event's shape."""
+    """Draw a clip's scene; the grey distractor is never the event's kind of shape.
+
+    Were it the same kind, an Answerer reading the distractor would be right on every frame outside the
+    event for that clip's shape question, and the reverse chain would label all of them keyframes.
+    """
     radius = float(rng.uniform(*DISTRACTOR_RADIUS)) * size
     low, high = DISTRACTOR_GREYS[int(rng.integers(len(DISTRACTOR_GREYS)))]
     speed = float(rng.uniform(0.6, 1.6))
@@ -57,7 +61,7 @@ def sample_scene(rng: np.random.Generator, size: int, colour: str, shape: str) -
     return Scene(
         size=size,
         seed=int(rng.integers(2**31)),
-        distractor_shape=str(rng.choice(SHAPES)),
+        distractor_shape=str(rng.choice([kind for kind in SHAPES if kind != shape])),
         distractor_grey=int(rng.integers(low, high + 1)),
         distractor_radius=radius,
         start=(float(rng.uniform(radius, size - radius)), float(rng.uniform(radius, size - radius))),
