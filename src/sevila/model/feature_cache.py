@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from sevila.errors import SevilaError
 from sevila.io import write_json
+from sevila.model.digest import weights_digest
 
 FORMAT = 1  # bump when the stored features or the frame pipeline change meaning
 
@@ -31,12 +32,8 @@ FrameEncoder = Callable[[Tensor], Tensor]  # (N, 3, S, S) pixels -> (N, P, D) ra
 
 
 def vision_fingerprint(backbone: str, vision_model: nn.Module) -> str:
-    """Hash of the backbone name and every ViT weight with its dtype: other weights never reuse features."""
-    digest = hashlib.blake2b(backbone.encode(), digest_size=16)
-    for name, tensor in vision_model.state_dict().items():
-        digest.update(f"|{name}|{tensor.dtype}|".encode())
-        digest.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+    """The backbone name and a hash of every ViT weight with its dtype: other weights never reuse features."""
+    return f"{backbone}|{weights_digest(vision_model)}"
 
 
 def round_to_fp16(features: Tensor) -> Tensor:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
-
-import torch
-from torch import nn
 
 from sevila.errors import SevilaError
 from sevila.io import write_json
@@ -16,15 +12,6 @@ from sevila.io import write_json
 log = logging.getLogger(__name__)
 
 PRODUCER_FILE = "producer.json"
-
-
-def weights_digest(module: nn.Module) -> str:
-    """BLAKE2 hash of a module's state_dict (names, dtypes, shapes and values)."""
-    digest = hashlib.blake2b(digest_size=16)
-    for name, tensor in sorted(module.state_dict().items()):
-        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 class PseudoLabelCache:

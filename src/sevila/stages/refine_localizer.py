@@ -9,7 +9,8 @@ import torch
 from torch import Tensor
 
 from sevila.data.batch import QABatch
-from sevila.stages.pseudo_labels import PseudoLabelCache, weights_digest
+from sevila.model.digest import weights_digest
+from sevila.stages.pseudo_labels import PseudoLabelCache
 from sevila.stages.qa_stage import QAStage
 
 
