@@ -21,7 +21,8 @@ from sevila.data.video import probe_video, sample_frames
 from sevila.errors import SevilaError
 
 SETTINGS = SyntheticSettings(num_train_videos=3, num_val_videos=2, seed=5)
-SATURATED = 80  # channel max - min of a pixel that shows colour; grey noise and h264 stay far below
+SATURATED = 80  # channel max - min of a vivid pixel; the pale distractor (<= 63), grey noise and h264 stay below
+TINTED = 20  # channel max - min of a pale distractor pixel (>= 46); the noise is the same in all channels
 
 
 @pytest.fixture(scope="module")
@@ -150,10 +151,24 @@ def test_frame_examples_labels_match_rendered_image() -> None:
         assert example.options[example.answer].rstrip(".") in (*COLOURS, *SHAPES)
         if not example.event:
             assert example.colour is None and not coloured.any()
+            gold = example.options[example.answer].rstrip(".")
+            assert gold not in (example.hue, example.shape)  # the pale shape never shows the answer
+            assert _nearest_hue(image, (image.max(axis=0) - image.min(axis=0)) > TINTED) == example.hue
             continue
         mean = image[:, coloured].mean(axis=1)
         nearest = list(COLOURS)[int(np.argmin(((palette - mean) ** 2).sum(axis=1)))]
         assert (nearest, coloured.mean() > 0.04) == (example.colour, True)
+        assert example.hue == example.colour
+
+
+def _nearest_hue(image: np.ndarray, mask: np.ndarray) -> str:
+    """The palette colour whose channel deviations from its own mean point the way the masked pixels' do."""
+    chroma = image[:, mask] - image[:, mask].mean(axis=0)  # (3, N): the grey level and the noise cancel
+    direction = chroma.mean(axis=1)
+    palette = np.array(list(COLOURS.values()), dtype=float)
+    palette -= palette.mean(axis=1, keepdims=True)
+    cosine = palette @ direction / (np.linalg.norm(palette, axis=1) * np.linalg.norm(direction))
+    return list(COLOURS)[int(np.argmax(cosine))]
 
 
 def test_frame_examples_are_deterministic_by_seed() -> None:

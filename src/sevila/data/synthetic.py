@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 NEXTQA_HEADER = ("video", "frame_count", "width", "height", "question", "answer", "qid", "type",
                  *(f"a{i}" for i in range(NUM_OPTIONS)))
-_FORMAT_VERSION = 1  # bump when the generator changes what it writes, so old outputs are regenerated
+_FORMAT_VERSION = 2  # bump when the generator changes what it writes, so old outputs are regenerated
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,8 @@ class BenchmarkFiles:
 class FrameExample:
     """One rendered frame with a question about the event; only event frames show the answer.
 
-    `colour` is the coloured shape's colour (None on a grey distractor frame) and `shape` the kind of
-    shape drawn (the grey one on a distractor frame). `answer` always indexes the event's true answer.
+    `colour` is the vivid shape's colour (None on a distractor frame); `hue` and `shape` are what the frame
+    shows (the pale shape's on a distractor frame). `answer` always indexes the event's true answer.
     """
 
     image: torch.Tensor  # (3, size, size) uint8
@@ -92,6 +92,7 @@ class FrameExample:
     qtype: str
     event: bool
     colour: str | None
+    hue: str
     shape: str
 
 
@@ -138,6 +139,7 @@ def frame_examples(settings: SyntheticSettings, count: int, seed: int) -> list[F
             qtype=question.qtype,
             event=event,
             colour=colour if event else None,
+            hue=colour if event else scene.distractor_hue,
             shape=shape if event else scene.distractor_shape,
         ))
     return examples

@@ -1,4 +1,4 @@
-"""Drawing and encoding of the synthetic demo world: grey moving shapes, one short coloured event."""
+"""Drawing and encoding of the synthetic demo world: a pale moving shape, one short vivid event."""
 
 from __future__ import annotations
 
@@ -26,17 +26,19 @@ NOISE_SIGMA = 8.0
 EVENT_RADIUS = (0.20, 0.24)  # half-extent as a share of the frame side: the shape spans ~40-48% of it
 DISTRACTOR_RADIUS = (0.16, 0.24)
 DISTRACTOR_GREYS = ((35, 80), (175, 245))  # dark or light grey: brightness alone must not flag the event
+DISTRACTOR_TINT = 0.3  # share of its hue's chroma the pale shape shows: a hue to read, far from the event's vividness
 EVENT_OFFSET = 0.10  # the event's centre lies within +-10% of the frame side from the middle
 EVENT_JITTER_PX = 1.5
 
 
 @dataclass(frozen=True)
 class Scene:
-    """Everything needed to draw any frame of one clip: the grey distractor's path and the event shape."""
+    """Everything needed to draw any frame of one clip: the pale distractor's path and the event shape."""
 
     size: int
     seed: int
     distractor_shape: str
+    distractor_hue: str
     distractor_grey: int
     distractor_radius: float
     start: tuple[float, float]
@@ -48,10 +50,12 @@ class Scene:
 
 
 def sample_scene(rng: np.random.Generator, size: int, colour: str, shape: str) -> Scene:
-    """Draw a clip's scene; the grey distractor is never the event's kind of shape.
+    """Draw a clip's scene; the pale distractor has neither the event's kind of shape nor its hue.
 
-    Were it the same kind, an Answerer reading the distractor would be right on every frame outside the
-    event for that clip's shape question, and the reverse chain would label all of them keyframes.
+    An Answerer that reads the distractor then answers the clip's questions wrongly outside the event, as
+    one looking at an unrelated moment of a real video does. Were the distractor the event's kind (or
+    grey, leaving only a guess), its answer would be the same on every frame outside the event, and right
+    for a share of the clips: the reverse chain would label all of those frames keyframes.
     """
     radius = float(rng.uniform(*DISTRACTOR_RADIUS)) * size
     low, high = DISTRACTOR_GREYS[int(rng.integers(len(DISTRACTOR_GREYS)))]
@@ -62,6 +66,7 @@ def sample_scene(rng: np.random.Generator, size: int, colour: str, shape: str) -
         size=size,
         seed=int(rng.integers(2**31)),
         distractor_shape=str(rng.choice([kind for kind in SHAPES if kind != shape])),
+        distractor_hue=str(rng.choice([hue for hue in COLOURS if hue != colour])),
         distractor_grey=int(rng.integers(low, high + 1)),
         distractor_radius=radius,
         start=(float(rng.uniform(radius, size - radius)), float(rng.uniform(radius, size - radius))),
@@ -96,7 +101,7 @@ def shape_mask(shape: str, size: int, centre: tuple[float, float], radius: float
 
 
 def render_frame(scene: Scene, index: int, event: bool) -> np.ndarray:
-    """Frame `index` of the clip as (size, size, 3) uint8 RGB; `event` draws the coloured shape instead."""
+    """Frame `index` of the clip as (size, size, 3) uint8 RGB; `event` draws the vivid shape instead."""
     rng = np.random.default_rng([scene.seed, index])
     size = scene.size
     noise = rng.normal(0.0, NOISE_SIGMA, size=(size, size, 1)).astype(np.float32)
@@ -107,13 +112,20 @@ def render_frame(scene: Scene, index: int, event: bool) -> np.ndarray:
         image[shape_mask(scene.shape, size, centre, scene.event_radius)] = COLOURS[scene.colour]
     else:
         centre = distractor_position(scene, index)
-        image[shape_mask(scene.distractor_shape, size, centre, scene.distractor_radius)] = scene.distractor_grey
+        image[shape_mask(scene.distractor_shape, size, centre, scene.distractor_radius)] = pale(
+            scene.distractor_hue, scene.distractor_grey)
     # The noise is the same in all three channels: it never adds saturation outside the event.
     return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
+def pale(hue: str, grey: int) -> np.ndarray:
+    """RGB of `grey` tinted towards `hue` by DISTRACTOR_TINT of the hue's chroma (its channel deviations)."""
+    rgb = np.asarray(COLOURS[hue], dtype=np.float32)
+    return grey + DISTRACTOR_TINT * (rgb - rgb.mean())
+
+
 def distractor_position(scene: Scene, index: int) -> tuple[float, float]:
-    """Centre of the grey shape at frame `index`: straight motion that bounces off the frame edges."""
+    """Centre of the pale shape at frame `index`: straight motion that bounces off the frame edges."""
     low, span = scene.distractor_radius, scene.size - 2 * scene.distractor_radius
     position = []
     for start, velocity in zip(scene.start, scene.velocity):

@@ -1,10 +1,10 @@
 """The synthetic demo world as data: settings, per-video plans, questions and their annotation records.
 
-Every clip shows a grey shape moving on a grey noisy background, except for one short event window
-in which a saturated coloured shape appears instead; the questions ask about that shape, so only
-frames inside the window can answer them. Texts follow what `sevila prepare nextqa` makes of the
-official NExT-QA csv (question + `?`, options + `.`, qid `<type>_<video>_<i>`), so the demo's
-annotations and its raw NExT-QA files describe the same questions.
+Every clip shows a pale shape (grey tinted towards a hue) moving on a grey noisy background, except
+for one short event window in which a vivid shape of another kind and hue appears instead; the
+questions ask about the vivid shape, so only frames inside the window can answer them. Texts follow
+what `sevila prepare nextqa` makes of the official NExT-QA csv (question + `?`, options + `.`, qid
+`<type>_<video>_<i>`), so the demo's annotations and its raw NExT-QA files describe the same questions.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from sevila.data.synthetic_render import COLOURS, SHAPES, Scene, render_frame, s
 
 NUM_OPTIONS = 5  # NExT-QA rows hold exactly a0..a4
 QUESTIONS: dict[str, str] = {
-    "Color": "what color is the colored shape",
-    "Shape": "what kind of shape is colored",
+    "Color": "what color is the vivid shape",
+    "Shape": "what kind of shape is vivid",
 }
 QUERY = "a {colour} {shape} appears"
 SPLITS: tuple[str, ...] = ("train", "val")
@@ -31,12 +31,12 @@ class SyntheticSettings:
     """Size of the demo benchmark and of its clips."""
 
     num_train_videos: int = 120  # training clips (QA and moment annotations)
-    num_val_videos: int = 40  # validation clips, disjoint from the training ones
+    num_val_videos: int = 120  # validation clips, disjoint from the training ones
     size: int = 64  # frame width and height in pixels
     fps: int = 8  # constant frame rate of every clip
     min_seconds: int = 6  # shortest clip
     max_seconds: int = 10  # longest clip
-    event_frames: tuple[int, int] = (4, 8)  # fewest and most frames of the coloured event
+    event_frames: tuple[int, int] = (4, 8)  # fewest and most frames of the vivid event
     seed: int = 0  # everything generated is a function of the settings
 
     def __post_init__(self) -> None:

@@ -107,7 +107,7 @@ class QAStage(SevilaStage):
             return
         sheet = contact_sheet(denormalize(batch["frames"][0]).cpu(), scores[0].tolist(), keyframes[0].tolist(),
                               title=f"{batch['qid'][0]} step {self.global_step}", tile=64)
-        image = torch.from_numpy(numpy.asarray(sheet)).permute(2, 0, 1)  # (3, H, W) uint8
+        image = torch.from_numpy(numpy.array(sheet)).permute(2, 0, 1)  # (3, H, W) uint8, a writable copy
         self.logger.experiment.add_image("keyframes", image, self.global_step)
 
     def validation_step(self, batch: QABatch, batch_idx: int) -> None:
