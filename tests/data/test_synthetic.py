@@ -21,8 +21,8 @@ from sevila.data.video import probe_video, sample_frames
 from sevila.errors import SevilaError
 
 SETTINGS = SyntheticSettings(num_train_videos=3, num_val_videos=2, seed=5)
-SATURATED = 80  # channel max - min of a vivid pixel; the pale distractor (<= 63), grey noise and h264 stay below
-TINTED = 20  # channel max - min of a pale distractor pixel (>= 46); the noise is the same in all channels
+SATURATED = 125  # channel max - min of a vivid pixel (>= 155); the pale distractor (<= 95), grey noise and h264 stay below
+TINTED = 30  # channel max - min of a pale distractor pixel (>= 69); the noise is the same in all channels
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +103,14 @@ def test_generate_benchmark_answers_describe_the_event(bench: BenchmarkFiles) ->
             _, colour, shape, _ = queries[record.video].split()
             expected = colour if record.qtype == "Color" else shape
             assert record.options[record.answer] == expected + ".", record.qid
+
+
+def test_options_name_what_the_pale_shape_shows_as_a_wrong_answer() -> None:
+    for plan in plan_split(SyntheticSettings(num_train_videos=20, num_val_videos=1), "train"):
+        for question in plan.questions:
+            seen = plan.scene.distractor_hue if question.qtype == "Color" else plan.scene.distractor_shape
+            assert len(set(question.options)) == 5 and seen in question.options, plan.name
+            assert question.options.index(seen) != question.answer, plan.name
 
 
 def test_prepare_nextqa_reproduces_val_questions(bench: BenchmarkFiles, tmp_path: Path) -> None:

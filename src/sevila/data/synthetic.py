@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 NEXTQA_HEADER = ("video", "frame_count", "width", "height", "question", "answer", "qid", "type",
                  *(f"a{i}" for i in range(NUM_OPTIONS)))
-_FORMAT_VERSION = 2  # bump when the generator changes what it writes, so old outputs are regenerated
+_FORMAT_VERSION = 4  # bump when the generator changes what it writes, so old outputs are regenerated
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def frame_examples(settings: SyntheticSettings, count: int, seed: int) -> list[F
         scene = sample_scene(rng, settings.size, colour, shape)
         index = int(rng.integers(settings.max_seconds * settings.fps))
         event = bool(rng.random() < 0.5)
-        question = ask(rng, str(rng.choice(list(QUESTIONS))), colour, shape)
+        question = ask(rng, str(rng.choice(list(QUESTIONS))), scene)
         image = torch.from_numpy(render_frame(scene, index, event)).permute(2, 0, 1).contiguous()
         text, options = question.prepared()
         examples.append(FrameExample(

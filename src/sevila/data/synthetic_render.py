@@ -26,7 +26,7 @@ NOISE_SIGMA = 8.0
 EVENT_RADIUS = (0.20, 0.24)  # half-extent as a share of the frame side: the shape spans ~40-48% of it
 DISTRACTOR_RADIUS = (0.16, 0.24)
 DISTRACTOR_GREYS = ((35, 80), (175, 245))  # dark or light grey: brightness alone must not flag the event
-DISTRACTOR_TINT = 0.3  # share of its hue's chroma the pale shape shows: a hue to read, far from the event's vividness
+DISTRACTOR_TINT = 0.45  # share of its hue's chroma the pale shape shows: a hue to read, far from the event's vividness
 EVENT_OFFSET = 0.10  # the event's centre lies within +-10% of the frame side from the middle
 EVENT_JITTER_PX = 1.5
 

@@ -103,11 +103,18 @@ def plan_split(settings: SyntheticSettings, split: str) -> list[VideoPlan]:
     return [_plan_video(settings, split, index) for index in range(count)]
 
 
-def ask(rng: np.random.Generator, qtype: str, colour: str, shape: str) -> Question:
-    """A question of type `qtype` about a `colour` `shape`: the answer among 4 other options, shuffled."""
-    vocabulary, answer = (tuple(COLOURS), colour) if qtype == "Color" else (SHAPES, shape)
-    others = [word for word in vocabulary if word != answer]
-    options = [answer, *rng.choice(others, size=NUM_OPTIONS - 1, replace=False).tolist()]
+def ask(rng: np.random.Generator, qtype: str, scene: Scene) -> Question:
+    """A question of type `qtype` about the scene's vivid shape: 5 shuffled options, the pale shape's among them.
+
+    As in NExT-QA, where wrong options often name something else the video shows, an Answerer that reads
+    a frame outside the event finds what it sees among the options, and answers wrongly.
+    """
+    if qtype == "Color":
+        vocabulary, answer, seen = tuple(COLOURS), scene.colour, scene.distractor_hue
+    else:
+        vocabulary, answer, seen = SHAPES, scene.shape, scene.distractor_shape
+    others = [word for word in vocabulary if word not in (answer, seen)]
+    options = [answer, seen, *rng.choice(others, size=NUM_OPTIONS - 2, replace=False).tolist()]
     order = rng.permutation(NUM_OPTIONS)
     shuffled = tuple(str(options[i]) for i in order)
     return Question(qtype, QUESTIONS[qtype], shuffled, int(np.flatnonzero(order == 0)[0]))
@@ -133,5 +140,5 @@ def _plan_video(settings: SyntheticSettings, split: str, index: int) -> VideoPla
     first = int(rng.integers(0, num_frames - length + 1))
     colour, shape = str(rng.choice(list(COLOURS))), str(rng.choice(SHAPES))
     scene = sample_scene(rng, settings.size, colour, shape)
-    questions = tuple(ask(rng, qtype, colour, shape) for qtype in QUESTIONS)
+    questions = tuple(ask(rng, qtype, scene) for qtype in QUESTIONS)
     return VideoPlan(f"{split}{index:04d}", num_frames, fps, first, first + length - 1, scene, questions)
