@@ -121,6 +121,17 @@ def test_qvhighlights_datamodule_evaluates_on_75_frames_by_default(tmp_path: Pat
     assert isinstance(datamodule, MomentDataModule) and batch["frames"].shape[1] == 75
 
 
+@pytest.mark.parametrize("module", [STAR, QVHighlights], ids=lambda module: module.__name__)
+def test_training_with_evaluation_frames_keeps_the_training_frame_count(
+    module: type, tmp_path: Path, source_video: Path
+) -> None:
+    # Stage 3 trains on the midpoints of 4 segments and validates the forward chain on 32 frames.
+    datamodule = _datamodule(module, tmp_path, source_video, num_frames=4, eval_num_frames=6, random_train_frames=False)
+    datamodule.setup("fit")
+    train, val = next(iter(datamodule.train_dataloader())), next(iter(datamodule.val_dataloader()))
+    assert (train["frames"].shape[1], val["frames"].shape[1]) == (4, 6)
+
+
 def test_qvhighlights_datamodule_trains_on_4_frames_by_default(tmp_path: Path) -> None:
     assert QVHighlights(str(tmp_path), str(tmp_path)).num_frames == 4
 

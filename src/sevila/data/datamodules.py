@@ -190,8 +190,8 @@ class _ClipDataModule(L.LightningDataModule, ABC):
         """The records of one split file."""
 
     @abstractmethod
-    def _make_dataset(self, records: list[Any], train: bool) -> Dataset[Any]:
-        """The dataset serving these records."""
+    def _make_dataset(self, records: list[Any], num_frames: int, train: bool) -> Dataset[Any]:
+        """The dataset serving these records with `num_frames` per item (`train`: random frames and crops)."""
 
     def _build(self, split: str) -> Dataset[Any]:
         file = self.files[split]
@@ -208,7 +208,9 @@ class _ClipDataModule(L.LightningDataModule, ABC):
         records = self._read(path)
         if not records:
             raise SevilaError(f"{path}: no records; expected {self.file_format}")
-        return self._make_dataset(records, train=split == "train" and self.random_train_frames)
+        # The training split keeps its own frame count even when it samples frames as evaluation does.
+        num_frames = self.num_frames if split == "train" else self.eval_num_frames
+        return self._make_dataset(records, num_frames, train=split == "train" and self.random_train_frames)
 
     def _dataset(self, split: str, stage: str) -> Dataset[Any]:
         if split not in self.datasets:
@@ -259,12 +261,12 @@ class VideoQADataModule(_ClipDataModule):
                 )
         return records
 
-    def _make_dataset(self, records: list[QARecord], train: bool) -> VideoQADataset:
+    def _make_dataset(self, records: list[QARecord], num_frames: int, train: bool) -> VideoQADataset:
         return VideoQADataset(
             records,
             self.video_dir,
             self.name,
-            self.num_frames if train else self.eval_num_frames,
+            num_frames,
             self.frame_size,
             train,
             type(self).prompts,
@@ -283,8 +285,7 @@ class MomentDataModule(_ClipDataModule):
     def _read(self, path: Path) -> list[MomentRecord]:
         return read_moment_annotations(path)
 
-    def _make_dataset(self, records: list[MomentRecord], train: bool) -> MomentDataset:
-        num_frames = self.num_frames if train else self.eval_num_frames
+    def _make_dataset(self, records: list[MomentRecord], num_frames: int, train: bool) -> MomentDataset:
         return MomentDataset(records, self.video_dir, num_frames, self.frame_size, train, self.seed, self.on_bad_video)
 
 
