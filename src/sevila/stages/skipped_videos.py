@@ -11,9 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import torch.distributed as dist
-
 from sevila.io import write_jsonl
+from sevila.stages.gather import gather_lists
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +32,7 @@ class SkippedVideos:
 
     def report(self, folder: str | Path, write: bool) -> int:
         """Merge all ranks' entries (collective: call on every rank); `write` rank writes the file. Returns the count."""
-        entries = self.entries
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            gathered: list[list[dict[str, str]] | None] = [None] * dist.get_world_size()
-            dist.all_gather_object(gathered, entries)
-            entries = [entry for part in gathered for entry in part or []]
+        entries = gather_lists(self.entries)
         unique = sorted({(e["qid"], e["video"]): e for e in entries}.values(), key=lambda e: (e["qid"], e["video"]))
         if write and unique:
             path = Path(folder) / REPORT_NAME
