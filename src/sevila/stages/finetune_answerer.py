@@ -24,7 +24,8 @@ class FinetuneAnswerer(QAStage):
 
     def keyframe_candidates(self, fitting: bool) -> list[str]:
         """Training also picks keyframes, among the training frames."""
-        return ["num_frames", *super().keyframe_candidates(fitting)] if fitting else super().keyframe_candidates(fitting)
+        candidates = super().keyframe_candidates(fitting)
+        return ["num_frames", *candidates] if fitting else candidates
 
     def training_step(self, batch: QABatch, batch_idx: int) -> torch.Tensor:
         raw = self.encode(batch)
