@@ -112,6 +112,7 @@ bench: $(STAMP) ## sampling speed and memory vs decord (pip install -e '.[bench]
 	$(BIN)/python benchmarks/decode.py
 	$(BIN)/python benchmarks/feature_cache.py
 	$(BIN)/python benchmarks/flops.py
+	$(BIN)/python benchmarks/loader.py
 
 clean-venv: ## remove .venv
 	rm -rf $(VENV)

@@ -1,6 +1,6 @@
-"""FLOPs per question of the full-size SeViLA (blip2-flan-t5-xl), counted on the meta device, and data-loader waits.
+"""FLOPs per question of the full-size SeViLA (blip2-flan-t5-xl), counted on the meta device.
 
-usage: python benchmarks/flops.py [--skip-loader]
+usage: python benchmarks/flops.py
 
 Every full-size number comes from running our real model code (SeViLA, Localizer, Answerer, PromptedT5) on
 meta tensors under `torch.utils.flop_counter.FlopCounterMode`: nothing is allocated, so it takes seconds on any
@@ -13,17 +13,14 @@ same computation written out: one encoder pass, then one cached decoder step per
 counted, later ones from their linear growth). A check on the tiny model shows this costs exactly as many FLOPs
 as `generate()` itself.
 
-The last table runs a real DataLoader (2 persistent workers) on generated videos feeding a tiny-model training
-step and reports the share of the loop spent waiting for batches.
+Data-loader waits, measured against the full-size step cost counted here, are in benchmarks/loader.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import json
 import string
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -41,17 +38,13 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
-from sevila.data.datamodules import DemoQA
 from sevila.model import prompts
 from sevila.model.backbone import load_blip2
 from sevila.model.full_size import meta_sevila
-from sevila.model.localizer import select_keyframes
-from sevila.model.sevila import SeViLA, gather_frames
+from sevila.model.sevila import SeViLA
 from sevila.model.tiny import build_tiny_backbone
 from sevila.model.tokenizer import build_tokenizer
 
-sys.path.insert(0, str(Path(__file__).parent))
-from decode import make_clip  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
 
 # A typical NExT-QA question (12 words) and five options (about 5 words each), as `prepare` writes them.
 QUESTION = "why did the boy pick up the red ball at the end?"
@@ -380,89 +373,8 @@ def tiny_generate_check(model: SeViLA, steps: int = 6) -> str:
             f"encoder + 4 counted steps extrapolated {written_out:,}: {same}")
 
 
-@dataclass
-class LoaderTimes:
-    """Seconds one epoch spent waiting for batches and running steps."""
-
-    wait: float = 0.0
-    step: float = 0.0
-    batches: int = 0
-
-
-def write_demo_split(folder: Path, videos: int, questions_per_video: int) -> None:
-    """Generated videos and a SeViLA-format train.json over them."""
-    folder.mkdir(parents=True, exist_ok=True)
-    records = []
-    for v in range(videos):
-        path = folder / f"clip{v}.mp4"
-        if not path.exists():
-            make_clip(path, seconds=20, size=(640, 360), gop=30, preset="ultrafast")
-        for q in range(questions_per_video):
-            options = {f"a{i}": OPTIONS[i] for i in range(len(OPTIONS))}
-            records.append({"video": f"clip{v}", "qid": f"CW_{v}_{q}", "question": QUESTION,
-                            "num_option": len(OPTIONS), "answer": q % len(OPTIONS), **options})
-    (folder / "train.json").write_text(json.dumps(records))
-
-
-def loader_table(
-    model: SeViLA, work: Path, step_flops: int, epochs: int = 2, batch_size: int = 2, frames: int = CANDIDATES
-) -> None:
-    """Share of a training loop spent in next(iter) with a real DataLoader (2 persistent workers) and the tiny model."""
-    torch.manual_seed(0)
-    start = time.perf_counter()
-    write_demo_split(work / "data", videos=6, questions_per_video=2)
-    print(f"\n4. Data loading (tiny model, generated 640x360 20 s videos, {frames} frames per question, batch "
-          f"{batch_size}, num_workers=2, persistent workers; videos ready in {time.perf_counter() - start:.1f} s)")
-    model.train_only(("answerer",)).train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    data = DemoQA(str(work / "data"), str(work / "data"), num_frames=frames, frame_size=model.image_size,
-                  batch_size=batch_size, num_workers=2, val_file="train.json")
-    data.setup("fit")
-    loader = data.train_dataloader()
-    print(f"DataLoader: num_workers={loader.num_workers}, persistent_workers={loader.persistent_workers} "
-          "(datamodules.py already turns them on whenever num_workers > 0)")
-    print(f"{'epoch':<8}{'batches':>8}{'wait s':>9}{'step s':>9}{'wait share':>12}{'first wait s':>14}")
-    for epoch in range(epochs):
-        loader.sampler.set_epoch(epoch)
-        times, first_wait = LoaderTimes(), 0.0
-        batches = iter(loader)
-        while True:
-            tick = time.perf_counter()
-            batch = next(batches, None)
-            waited = time.perf_counter() - tick
-            if batch is None:
-                break
-            first_wait = first_wait or waited
-            times.wait += waited
-            tick = time.perf_counter()
-            training_step(model, optimizer, batch)
-            times.step += time.perf_counter() - tick
-            times.batches += 1
-        share = times.wait / (times.wait + times.step)
-        print(f"{epoch + 1:<8}{times.batches:>8}{times.wait:>9.2f}{times.step:>9.2f}{share:>11.0%}{first_wait:>14.2f}")
-    per_question = (times.wait + times.step) / (times.batches * batch_size)
-    print(f"the tiny model's step is nearly free, so the loop runs at the loaders' pace: a question every "
-          f"{per_question:.2f} s from 2 workers on this machine. A full-size step costs at least the forward chain's "
-          f"{step_flops / 1e12:.1f} TFLOPs per question: 2 such workers keep up with an accelerator sustaining up to "
-          f"{step_flops / 1e12 / per_question:.0f} TFLOP/s")
-
-
-def training_step(model: SeViLA, optimizer: torch.optim.Optimizer, batch: dict) -> None:
-    """A stage-2 step: ViT once, Localizer picks k, Answerer loss, backward, AdamW."""
-    with torch.no_grad():
-        raw = model.encode_frames(batch["frames"])
-        keyframes = select_keyframes(model.localizer(raw, batch["localizer_text"]), model.num_keyframes)
-    keyframe_features = gather_frames(raw, keyframes)
-    loss, _ = model.answerer.loss(keyframe_features, batch["answerer_text"], batch["num_options"], batch["answer"])
-    loss.backward()
-    optimizer.step()
-    optimizer.zero_grad()
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--skip-loader", action="store_true", help="only the FLOP tables (no videos, no workers)")
-    args = parser.parse_args()
+    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args()
     transformers.logging.set_verbosity_error()  # the tiny backbone's save/load chatter
     transformers.logging.disable_progress_bar()
     start = time.perf_counter()
@@ -473,13 +385,11 @@ def main() -> None:
         sweep_table(full)
         chain_table(full)
     print(f"\nFLOP tables took {time.perf_counter() - start:.1f} s (meta device)")
-    work = Path(tempfile.gettempdir()) / "sevila_flops_bench"  # kept: the generated videos are reused next time
+    work = Path(tempfile.gettempdir()) / "sevila_flops_bench"
     tiny = SeViLA(load_blip2(build_tiny_backbone(work / "backbone", question_words())), num_keyframes=KEYFRAMES)
     print(tiny_generate_check(tiny.eval()))
     uncounted = ", ".join(sorted(UNCOUNTED)) or "none (every matmul, attention and convolution seen has a formula)"
     print(f"compute ops not counted: {uncounted}")
-    if not args.skip_loader:
-        loader_table(tiny, work, full.vit(CANDIDATES) + full.localizer_scores(CANDIDATES) + full.answerer(KEYFRAMES))
     print(f"\nbenchmarks/flops.py took {time.perf_counter() - start:.1f} s")
 
 
