@@ -38,7 +38,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
-from sevila.model import prompts
+from sevila import prompts
 from sevila.model.backbone import load_blip2
 from sevila.model.full_size import meta_sevila
 from sevila.model.sevila import SeViLA

@@ -18,7 +18,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "metrics": ("sevila.metrics.cli", "main"),
     "predict": ("sevila.predict", "main"),
     "import-checkpoint": ("sevila.model.import_cli", "main"),
-    "demo-data": ("sevila.data.synthetic_cli", "main"),
+    "demo-data": ("sevila.demo.data_cli", "main"),
     "demo-backbone": ("sevila.demo.cli", "backbone_main"),
     "demo-report": ("sevila.demo.cli", "report_main"),
 }

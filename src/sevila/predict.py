@@ -13,7 +13,7 @@ import torch
 
 from sevila.errors import SevilaError
 from sevila.inference import LocalizedVideo, localize_video
-from sevila.model import prompts
+from sevila import prompts
 from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
 from sevila.model.sevila import SeViLA, gather_frames
 from sevila.model.head_weights import load_all_heads

@@ -21,7 +21,7 @@ from sevila.data.datasets import (
 )
 from sevila.data.transforms import CLIP_MEAN, CLIP_STD
 from sevila.data.video import VideoError
-from sevila.model.prompts import moment_prompt, qa_prompts
+from sevila.prompts import moment_prompt, qa_prompts
 
 SIZE = 32  # frame side: small enough to keep decoding and resizing fast
 FPS = 10

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from sevila.data.synthetic import SyntheticSettings, frame_examples
+from sevila.demo.benchmark import SyntheticSettings, frame_examples
 from sevila.demo.backbone import (
     BackboneTraining,
     build_backbone,
@@ -18,7 +18,7 @@ from sevila.demo.backbone import (
     lettered_question,
     pretrain_backbone,
 )
-from sevila.model import prompts
+from sevila import prompts
 from sevila.model.backbone import load_blip2
 from sevila.model.sevila import SeViLA
 from sevila.model.tiny import TinySize

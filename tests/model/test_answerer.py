@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import torch
 
-from sevila.model import prompts
+from sevila import prompts
 from sevila.model.answerer import mask_options
 
 

@@ -5,7 +5,7 @@ import torch
 from transformers import AutoTokenizer, Blip2ForConditionalGeneration
 
 from sevila.errors import SevilaError
-from sevila.model import prompts
+from sevila import prompts
 from sevila.model.backbone import load_blip2, parts_from_model
 from sevila.model.sevila import SeViLA
 from sevila.model.tiny import tiny_config

@@ -13,7 +13,8 @@ from torch import Tensor
 
 from sevila.errors import SevilaError
 from sevila.cli import main as sevila_main
-from sevila.model import import_cli, prompts
+from sevila import prompts
+from sevila.model import import_cli
 from sevila.model.backbone import load_blip2
 from sevila.model.checkpoint_import import convert_lavis_state_dict, import_checkpoint
 from sevila.model.sevila import SeViLA

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sevila.model import prompts
+from sevila import prompts
 from sevila.model.localizer import select_keyframes
 
 

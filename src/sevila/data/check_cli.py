@@ -16,7 +16,7 @@ from sevila.data.annotations import (
     read_moment_annotations,
     read_qa_annotations,
 )
-from sevila.data.prepare_cli import OneLineParser
+from sevila.cli_parser import OneLineParser
 from sevila.data.video_paths import load_video_map, video_path
 
 

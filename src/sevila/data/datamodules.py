@@ -34,7 +34,7 @@ from sevila.data.datasets import (
 )
 from sevila.data.video_paths import load_video_map
 from sevila.errors import SevilaError
-from sevila.model.prompts import Prompts
+from sevila.prompts import Prompts
 
 
 class EpochSampler(Sampler[tuple[int, int]]):

@@ -32,7 +32,7 @@ from sevila.data.batch import MomentBatch, QABatch
 from sevila.data.transforms import normalize, random_resized_crop
 from sevila.data.video import SampledFrames, VideoError, sample_frames
 from sevila.data.video_paths import video_path
-from sevila.model.prompts import Prompts, event_prompts, moment_prompt, qa_prompts
+from sevila.prompts import Prompts, event_prompts, moment_prompt, qa_prompts
 
 logger = logging.getLogger(__name__)
 

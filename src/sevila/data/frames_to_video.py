@@ -21,7 +21,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from sevila.data.prepare_cli import OneLineParser
+from sevila.cli_parser import OneLineParser
 from sevila.errors import SevilaError
 
 log = logging.getLogger(__name__)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
-from typing import NoReturn
 
+from sevila.cli_parser import OneLineParser
 from sevila.data.annotations import DATASETS, check_dataset
 from sevila.data.converters import convert
 from sevila.data.video_paths import load_video_map
@@ -17,15 +16,6 @@ logger = logging.getLogger(__name__)
 
 FRAMES_TO_VIDEO = "frames-to-video"
 REPORT_SUFFIX = ".invalid.jsonl"
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose usage errors become SevilaError, so the CLI prints one line and exits 2."""
-
-    def error(self, message: str) -> NoReturn:
-        """Raise instead of printing the usage block and exiting."""
-        usage = " ".join(self.format_usage().split())
-        raise SevilaError(f"{message} ({usage})")
 
 
 def report_path(output: str | Path) -> Path:

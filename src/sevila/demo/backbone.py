@@ -29,11 +29,11 @@ from torch import Tensor, nn
 from transformers import Blip2ForConditionalGeneration
 from transformers.models.t5.modeling_t5 import T5Attention
 
-from sevila.data.synthetic import FrameExample, SyntheticSettings, frame_examples, vocabulary
-from sevila.data.synthetic_render import COLOURS, SHAPES
-from sevila.data.synthetic_world import NUM_OPTIONS, QUESTIONS
+from sevila.demo.benchmark import FrameExample, SyntheticSettings, frame_examples, vocabulary
+from sevila.demo.render import COLOURS, SHAPES
+from sevila.demo.world import NUM_OPTIONS, QUESTIONS
 from sevila.data.transforms import normalize
-from sevila.model import prompts
+from sevila import prompts
 from sevila.model.backbone import parts_from_model
 from sevila.model.language import PromptedT5
 from sevila.model.sevila import SeViLA

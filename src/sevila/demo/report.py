@@ -14,7 +14,7 @@ from typing import Any
 
 from sevila.data.annotations import read_qa_annotations
 from sevila.io import atomic_open, write_json
-from sevila.model import prompts
+from sevila import prompts
 from sevila.model.backbone import load_blip2
 from sevila.model.sevila import SeViLA
 from sevila.inference import localize_video

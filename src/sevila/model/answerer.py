@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from sevila.model import prompts
+from sevila import prompts
 from sevila.model.query_head import HeadedModule
 
 

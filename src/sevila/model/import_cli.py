@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sevila.data.prepare_cli import OneLineParser
+from sevila.cli_parser import OneLineParser
 from sevila.errors import SevilaError
 from sevila.model.backbone import DEFAULT_BACKBONE
 from sevila.model.checkpoint_import import import_checkpoint

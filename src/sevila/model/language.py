@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 from transformers import PreTrainedTokenizerBase
 
-from sevila.model import prompts
+from sevila import prompts
 from sevila.model.tokenizer import encode_prefix, single_token_id
 
 

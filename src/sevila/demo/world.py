@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sevila.data.annotations import MOMENT_QID_PREFIX, MomentRecord, QARecord
-from sevila.data.synthetic_render import COLOURS, SHAPES, Scene, render_frame, sample_scene
+from sevila.demo.render import COLOURS, SHAPES, Scene, render_frame, sample_scene
 
 NUM_OPTIONS = 5  # NExT-QA rows hold exactly a0..a4
 QUESTIONS: dict[str, str] = {

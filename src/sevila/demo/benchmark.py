@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from sevila.data.synthetic_render import COLOURS, SHAPES, encode_video, render_frame, sample_scene
-from sevila.data.synthetic_world import (
+from sevila.demo.render import COLOURS, SHAPES, encode_video, render_frame, sample_scene
+from sevila.demo.world import (
     NUM_OPTIONS,
     QUESTIONS,
     SPLITS,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from sevila.model import prompts
+from sevila import prompts
 
 
 def test_qa_prompts_five_options_exact_strings():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sevila.data.prepare_cli import OneLineParser
-from sevila.data.synthetic import SyntheticSettings, generate_benchmark
+from sevila.cli_parser import OneLineParser
+from sevila.demo.benchmark import SyntheticSettings, generate_benchmark
 
 logger = logging.getLogger(__name__)
 

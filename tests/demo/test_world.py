@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from sevila import cli
-from sevila.data import synthetic_cli
+from sevila.demo import data_cli
 from sevila.data.annotations import read_moment_annotations, read_qa_annotations
 from sevila.data.datasets import frame_labels
-from sevila.data.synthetic import BenchmarkFiles, SyntheticSettings, frame_examples, generate_benchmark, vocabulary
-from sevila.data.synthetic_render import COLOURS, SHAPES, shape_mask
-from sevila.data.synthetic_world import plan_split
+from sevila.demo.benchmark import BenchmarkFiles, SyntheticSettings, frame_examples, generate_benchmark, vocabulary
+from sevila.demo.render import COLOURS, SHAPES, shape_mask
+from sevila.demo.world import plan_split
 from sevila.data.video import probe_video, sample_frames
 from sevila.errors import SevilaError
 
@@ -201,11 +201,11 @@ def test_synthetic_settings_rejects_bad_count_naming_the_flag() -> None:
 
 def test_demo_data_cli_writes_benchmark(tmp_path: Path) -> None:
     argv = ["--output", str(tmp_path), "--train-videos", "1", "--val-videos", "1", "--seed", "4", "--size", "32"]
-    assert synthetic_cli.main(argv) == 0
+    assert data_cli.main(argv) == 0
     assert BenchmarkFiles.at(tmp_path).marker.is_file()
     assert probe_video(BenchmarkFiles.at(tmp_path).video("val0000")).width == 32
 
 
 def test_demo_data_cli_rejects_unknown_flag(tmp_path: Path) -> None:
     with pytest.raises(SevilaError, match="--frames"):
-        synthetic_cli.main(["--output", str(tmp_path), "--frames", "3"])
+        data_cli.main(["--output", str(tmp_path), "--frames", "3"])
