@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightning.pytorch  # noqa: F401  # its log handler binds to the session's stderr here, not to one test's capsys
 import pytest
 
 from sevila.model.tiny import build_tiny_backbone
@@ -16,3 +17,25 @@ TINY_WORDS = ["red", "blue", "green", "circle", "square", "what", "color", "shap
 def tiny_backbone_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random tiny BLIP-2 (2-layer ViT of width 32, 4 queries, 2-layer T5) saved with save_pretrained."""
     return build_tiny_backbone(tmp_path_factory.mktemp("tiny_blip2"), extra_words=TINY_WORDS)
+
+REPO = Path(__file__).resolve().parents[1]
+_NOT_OURS = {".git", ".venv", "__pycache__", ".pytest_cache"}
+
+
+def _checkout_files() -> set[Path]:
+    """Every file and folder of the checkout, ignored ones included, except caches and the venv."""
+    found = set()
+    for path in REPO.rglob("*"):
+        parts = path.relative_to(REPO).parts
+        if not any(part in _NOT_OURS or part.endswith(".egg-info") for part in parts):
+            found.add(path)
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_leaves_the_checkout_alone():
+    """Fail the run if a test wrote anything into the checkout (tests write under tmp_path only)."""
+    before = _checkout_files()
+    yield
+    added = sorted(str(path.relative_to(REPO)) for path in _checkout_files() - before)
+    assert not added, f"tests wrote into the checkout: {added[:10]}"

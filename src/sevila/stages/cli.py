@@ -21,7 +21,8 @@ from sevila.stages.base import SevilaStage
 from sevila.stages.config_errors import check_checkpoint_readable, parse_error_line, user_error_in
 from sevila.stages.run_lock import folder_lock
 
-OUTPUT_ARGS = ("output_dir", "cache_dir")  # model arguments naming folders a stage writes into
+# Model arguments naming folders a verb writes into: test writes predictions and metrics, fit the label cache.
+OUTPUT_ARGS = {"fit": ("cache_dir",), "validate": ("cache_dir",), "test": ("output_dir",)}
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -88,7 +89,7 @@ class SevilaCLI(LightningCLI):
         config = self.config[self.subcommand]
         model = config.model.init_args
         folders = [config.trainer.default_root_dir or os.getcwd()]
-        folders += [model[name] for name in OUTPUT_ARGS if model.get(name)]
+        folders += [model[name] for name in OUTPUT_ARGS[self.subcommand] if model.get(name)]
         if model.get("export_path"):
             folders.append(Path(model.export_path).parent)
         for folder in sorted({os.path.realpath(folder) for folder in folders}):
