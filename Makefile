@@ -71,13 +71,10 @@ refine: $(STAMP) banner ## stage 3: self-refine the Localizer with the fine-tune
 	  --model.init_args.init_answerer=$(ANSWERER) --model.init_args.cache_dir=$(CKPT)/$(DATASET)/pseudo_labels $(FEATURES) \
 	  --model.init_args.export_path=$(REFINED) --trainer.default_root_dir=$(CKPT)/$(DATASET)/refine_localizer $(FIT_ARGS)
 
-# $(call EVALUATE,mode,localizer weights or empty,answerer weights or empty,output folder)
+# $(call EVALUATE,selection,localizer weights or empty,answerer weights or empty,output folder)
 EVALUATE = $(SEVILA) test $(call CONFIGS,evaluate,$(DATASET)) --model.init_args.backbone=$(BACKBONE) $(FEATURES) \
-	  --model.init_args.mode=$(1) $(if $(2),--model.init_args.init_localizer=$(2)) \
+	  --model.init_args.selection=$(1) $(if $(2),--model.init_args.init_localizer=$(2)) \
 	  $(if $(3),--model.init_args.init_answerer=$(3)) --model.init_args.output_dir=$(4) --trainer.default_root_dir=$(4) $(FIT_ARGS)
-
-OFFICIAL := nextqa star how2qa tvqa vlep
-SUBMISSION = $(if $(filter nextqa,$(DATASET)),--export $(RESULTS)/submission_nextqa.json,$(if $(filter vlep,$(DATASET)),--export $(RESULTS)/submission_vlep.jsonl))
 
 eval: $(STAMP) banner ## stage 4: forward chain on DATASET (moment retrieval when DATASET=MOMENTS) -> results/PROFILE/DATASET/
 ifeq ($(DATASET),$(MOMENTS))
@@ -89,7 +86,6 @@ else
 	@loc=$(REFINED); [ -f $$loc ] || loc=$(LOCALIZER); [ -f $$loc ] || loc=; ans=$(ANSWERER); [ -f $$ans ] || ans=; \
 	echo "eval: Localizer $${loc:-BLIP-2 Q-Former (zero-shot)}; Answerer $${ans:-BLIP-2 Q-Former (zero-shot)}"; \
 	$(call EVALUATE,localizer,$$loc,$$ans,$(RESULTS))
-	$(if $(filter $(DATASET),$(OFFICIAL)),$(SEVILA) metrics $(DATASET) --predictions $(RESULTS)/predictions.json $(SUBMISSION))
 endif
 
 DEMO_EVAL = test -f results/demo/$(1)/metrics.json || $(call EVALUATE,$(2),$(3),$(ANSWERER),results/demo/$(1))

@@ -83,7 +83,7 @@ def sweep(root: Path, backbone: Path, data: DemoQA, name: str, cache: Path | Non
     """The evaluation sweep: total seconds and ViT frames per run."""
     seconds, frames = 0.0, []
     for mode, k in SWEEP:
-        module = Evaluate(backbone=str(backbone), num_keyframes=k, mode=mode,
+        module = Evaluate(backbone=str(backbone), num_keyframes=k, selection=mode,
                           output_dir=str(root / name / f"{mode}{k}"), feature_cache=str(cache) if cache else None)
         start = time.perf_counter()
         trainer(root / name).test(module, data, verbose=False)

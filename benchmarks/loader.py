@@ -21,8 +21,7 @@ import transformers
 
 from sevila.data.datamodules import DemoQA
 from sevila.model.backbone import load_blip2
-from sevila.model.localizer import select_keyframes
-from sevila.model.sevila import SeViLA, gather_frames
+from sevila.model.sevila import SeViLA
 from sevila.model.tiny import build_tiny_backbone
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -99,13 +98,11 @@ def loader_table(
 
 
 def training_step(model: SeViLA, optimizer: torch.optim.Optimizer, batch: dict) -> None:
-    """A stage-2 step: ViT once, Localizer picks k, Answerer loss, backward, AdamW."""
+    """A stage-2 step: ViT once, the chain (Localizer picks k, Answerer loss), backward, AdamW."""
     with torch.no_grad():
         raw = model.encode_frames(batch["frames"])
-        keyframes = select_keyframes(model.localizer(raw, batch["localizer_text"]), model.num_keyframes)
-    keyframe_features = gather_frames(raw, keyframes)
-    loss, _ = model.answerer.loss(keyframe_features, batch["answerer_text"], batch["num_options"], batch["answer"])
-    loss.backward()
+    out = model(raw, batch["answerer_text"], batch["localizer_text"], batch["num_options"], answers=batch["answer"])
+    out.loss.backward()
     optimizer.step()
     optimizer.zero_grad()
 

@@ -11,12 +11,13 @@ from typing import Any
 
 import torch
 
-from sevila.errors import SevilaError
-from sevila.inference import LocalizedVideo, localize_video
 from sevila import prompts
+from sevila.cli_parser import OneLineParser
+from sevila.errors import SevilaError
+from sevila.inference import VideoAnswer, answer_video
 from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
-from sevila.model.sevila import SeViLA, gather_frames
 from sevila.model.head_weights import load_all_heads
+from sevila.model.sevila import SeViLA
 from sevila.visualize import contact_sheet, save_png
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,8 @@ PROFILES = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sevila predict", description=__doc__.splitlines()[0])
+def _parser() -> OneLineParser:
+    parser = OneLineParser(prog="sevila predict", description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, required=True, help="any video file PyAV reads")
     parser.add_argument("--question", required=True)
     parser.add_argument("--option", action="append", default=[], help="an answer option (2 to 5, in order)")
@@ -86,28 +87,24 @@ class Prediction:
     answer_text: str
     option_probs: list[float]
     keyframes: list[dict[str, Any]]  # {index, time_s, score} in temporal order
-    localized: LocalizedVideo
+    video: VideoAnswer
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` object."""
         return {key: getattr(self, key) for key in ("answer", "answer_text", "option_probs", "keyframes")}
 
 
-@torch.no_grad()
 def predict(model: SeViLA, video: Path, question: str, options: list[str], num_frames: int) -> Prediction:
     """Forward chain on one video: the answer, each option's probability and the keyframes."""
-    texts = prompts.qa_prompts(question, options)
-    localized = localize_video(model, video, texts.localizer, num_frames)
-    keyframes = localized.keyframes.unsqueeze(0)  # (1, K)
-    logits = model.answerer(gather_frames(localized.raw, keyframes), [texts.answerer], torch.tensor([len(options)]))
-    probs = logits[0, : len(options)].softmax(dim=-1).tolist()
+    answered = answer_video(model, video, prompts.qa_prompts(question, options), len(options), num_frames)
+    probs = answered.option_probs
     answer = max(range(len(options)), key=probs.__getitem__)
     chosen = [
-        {"index": localized.indices[k], "time_s": round(localized.indices[k] / localized.fps, 3),
-         "score": round(float(localized.scores[k]), 4)}
-        for k in localized.keyframes.tolist()
+        {"index": answered.indices[k], "time_s": round(answered.indices[k] / answered.fps, 3),
+         "score": round(float(answered.scores[k]), 4)}
+        for k in answered.keyframes.tolist()
     ]
-    return Prediction(answer, options[answer], probs, chosen, localized)
+    return Prediction(answer, options[answer], probs, chosen, answered)
 
 
 def main(argv: list[str]) -> int:
@@ -117,9 +114,9 @@ def main(argv: list[str]) -> int:
     model = build_model(args)
     result = predict(model, args.video, args.question, args.option, args.num_frames)
     if args.save_keyframes:
-        localized = result.localized
-        sheet = contact_sheet(localized.frames, localized.scores.tolist(), localized.keyframes.tolist(), args.question)
-        save_png(sheet, args.save_keyframes)
+        video = result.video
+        save_png(contact_sheet(video.frames, video.scores.tolist(), video.keyframes.tolist(), args.question),
+                 args.save_keyframes)
     if args.json:
         print(json.dumps(result.to_json()))
         return 0

@@ -68,7 +68,7 @@ def _write_annotations(root: Path, records: list[Any], name: str) -> None:
 def _write_split(root: Path, module: type, source: Path, records: list[Any], name: str = "train.json") -> None:
     _write_annotations(root, records, name)
     for record in records:
-        target = video_path(module.name, root / "videos", record.video)
+        target = video_path(module.benchmark.name, root / "videos", record.video)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
 

@@ -79,8 +79,8 @@ def test_video_qa_dataset_sample_holds_the_question_fields(video_dir: Path) -> N
     prompts = qa_prompts(record.question, record.options)
     assert sample["frames"].shape == (4, 3, SIZE, SIZE) and sample["frames"].dtype == torch.float32
     assert (sample["answerer_text"], sample["localizer_text"]) == (prompts.answerer, prompts.localizer)
-    assert (sample["answer"], sample["num_options"], sample["qid"], sample["qtype"]) == (1, 4, "CW_clip_0", "CW")
-    assert (sample["video"], sample["index"], sample["fps"]) == ("clip", 0, pytest.approx(FPS))
+    assert (sample["answer"], sample["num_options"], sample["qid"]) == (1, 4, "CW_clip_0")
+    assert (Path(sample["video_file"]).name, sample["index"], sample["fps"]) == ("clip.mp4", 0, pytest.approx(FPS))
 
 
 def test_video_qa_dataset_train_draws_one_frame_inside_each_segment(video_dir: Path) -> None:
@@ -171,7 +171,7 @@ def test_collate_qa_stacks_questions_with_different_option_counts(video_dir: Pat
     assert set(batch) == set(QABatch.__required_keys__)
     assert batch["frames"].shape == (2, 4, 3, SIZE, SIZE) and batch["frame_indices"].dtype == torch.int64
     assert batch["num_options"].tolist() == [2, 5] and batch["answer"].dtype == torch.int64
-    assert batch["qtype"] == ["VLEP", "CW"] and batch["index"].tolist() == [0, 1]
+    assert batch["qid"] == ["VLEP_1", "CW_clip_2"] and batch["index"].tolist() == [0, 1]
 
 
 def test_collate_moments_keeps_windows_per_query(video_dir: Path) -> None:

@@ -41,7 +41,7 @@ def demo(tmp_path_factory) -> Path:
            f"--model.init_args.init_answerer={answerer}", f"--model.init_args.export_path={refined}",
            f"--model.init_args.cache_dir={ckpt / 'demo_qa' / 'pseudo_labels'}", f"--trainer.default_root_dir={root / 's3'}")
     for mode, weights in (("uniform", localizer), ("localizer", localizer), ("refined", refined)):
-        _stage("test", "evaluate", "demo_qa", *common, *qa, f"--model.init_args.mode={'uniform' if mode == 'uniform' else 'localizer'}",
+        _stage("test", "evaluate", "demo_qa", *common, *qa, f"--model.init_args.selection={'uniform' if mode == 'uniform' else 'localizer'}",
                f"--model.init_args.init_localizer={weights}", f"--model.init_args.init_answerer={answerer}",
                f"--model.init_args.output_dir={results / mode}", f"--trainer.default_root_dir={results / mode}")
     assert sevila_main(["demo-report", "--data", str(data), "--results", str(results), "--checkpoints", str(ckpt),

@@ -14,7 +14,7 @@ from sevila.model.tokenizer import build_tokenizer
 
 def _chain_outputs(model: SeViLA, frames: torch.Tensor):
     p = prompts.qa_prompts("what is red", ["a circle", "a square", "a star"])
-    return model.answer_frames(frames, [p.answerer], [p.localizer], torch.tensor([3]))
+    return model(model.encode_frames(frames), [p.answerer], [p.localizer], torch.tensor([3]))
 
 
 def test_backbone_save_pretrained_round_trip_gives_identical_outputs(tmp_path):

@@ -4,19 +4,19 @@ import pytest
 import torch
 
 from sevila import prompts
-from sevila.model.localizer import select_keyframes
+from sevila.model.keyframes import top_k_keyframes
 
 
 def test_localizer_keeps_temporal_order():
     scores = torch.tensor([[0.1, 0.9, 0.2, 0.8, 0.95, 0.0], [5.0, 1.0, 4.0, 3.0, 2.0, 6.0]])
     # top-2 by score are (4, 1) and (5, 0): both must come back sorted by time.
-    assert select_keyframes(scores, 2).tolist() == [[1, 4], [0, 5]]
-    assert select_keyframes(scores, 3).tolist() == [[1, 3, 4], [0, 2, 5]]
+    assert top_k_keyframes(scores, 2).tolist() == [[1, 4], [0, 5]]
+    assert top_k_keyframes(scores, 3).tolist() == [[1, 3, 4], [0, 2, 5]]
 
 
 def test_localizer_rejects_more_keyframes_than_candidates():
     with pytest.raises(ValueError, match="num_keyframes=7"):
-        select_keyframes(torch.zeros(1, 6), 7)
+        top_k_keyframes(torch.zeros(1, 6), 7)
 
 
 def test_localizer_score_is_one_step_of_generate(tiny_sevila):
@@ -62,7 +62,7 @@ def test_localizer_keyframes_match_the_originals_generate_scoring(tiny_sevila, s
     texts = [prompts.qa_prompts("what color is the circle", ["red", "blue", "green"]).localizer,
              prompts.qa_prompts("what shape is red", ["a circle", "a square"]).localizer]
     raw = model.encode_frames(torch.randn(len(texts), frames, 3, 32, 32))
-    ours = select_keyframes(model.localizer(raw, texts), k)
+    ours = top_k_keyframes(model.localizer(raw, texts), k)
     queries = model.localizer.head(raw.flatten(0, 1))
     embeds, mask = model.language.per_frame_inputs(queries, [text for text in texts for _ in range(frames)])
     generated = model.language_model.generate(

@@ -1,9 +1,13 @@
+"""The one forward chain (`SeViLA.forward`) every caller uses, the keyframe rules beside it, and the reverse chain."""
+
 from __future__ import annotations
 
+import pytest
 import torch
 
 from sevila import prompts
-from sevila.model.sevila import gather_frames, pseudo_labels_from_logits
+from sevila.model.keyframes import gather_frames, uniform_keyframes
+from sevila.model.sevila import pseudo_labels_from_logits
 
 
 def _batch(num_questions: int = 2):
@@ -11,24 +15,61 @@ def _batch(num_questions: int = 2):
     return [p.answerer for p in ps], [p.localizer for p in ps], torch.full((num_questions,), 4)
 
 
-def test_sevila_forward_chain_runs_vit_once_per_frame(tiny_sevila):
+def test_uniform_rule_takes_the_midpoint_of_each_of_k_equal_segments():
+    # Boundaries linspace(0, T, k + 1) cast to int; each segment's midpoint (lo + hi) // 2 (method §7).
+    assert uniform_keyframes(32, 4, 1, torch.device("cpu")).tolist() == [[4, 12, 20, 28]]
+    assert uniform_keyframes(6, 2, 2, torch.device("cpu")).tolist() == [[1, 4], [1, 4]]
+    assert uniform_keyframes(5, 3, 1, torch.device("cpu")).tolist() == [[0, 2, 4]]  # bounds 0, 1, 3, 5
+    assert uniform_keyframes(4, 4, 1, torch.device("cpu")).tolist() == [[0, 1, 2, 3]]
+    with pytest.raises(ValueError, match="num_keyframes=5"):
+        uniform_keyframes(4, 5, 1, torch.device("cpu"))
+
+
+def test_chain_runs_vit_once_per_frame_and_both_modules_share_it(tiny_sevila):
     model = tiny_sevila
     seen: list[int] = []
     model.vision_model.embeddings.register_forward_hook(lambda m, args, out: seen.append(args[0].shape[0]))
     answerer_texts, localizer_texts, num_options = _batch(2)
-    out = model.answer_frames(torch.randn(2, 6, 3, 32, 32), answerer_texts, localizer_texts, num_options)
+    out = model(model.encode_frames(torch.randn(2, 6, 3, 32, 32)), answerer_texts, localizer_texts, num_options)
     assert seen == [2 * 6]
-    assert out.option_logits.shape == (2, 5) and out.frame_scores.shape == (2, 6)
+    assert out.option_logits.shape == (2, 5) and out.frame_scores.shape == (2, 6) and out.loss is None
 
 
-def test_sevila_answers_from_the_selected_keyframes(tiny_sevila):
+def test_chain_answers_from_the_localizers_top_k_in_temporal_order(tiny_sevila):
     model = tiny_sevila
     answerer_texts, localizer_texts, num_options = _batch(2)
     raw = model.encode_frames(torch.randn(2, 6, 3, 32, 32))
     out = model(raw, answerer_texts, localizer_texts, num_options)
+    torch.testing.assert_close(out.frame_scores, model.localizer(raw, localizer_texts), rtol=0, atol=0)
     assert torch.equal(out.keyframe_indices, out.frame_scores.topk(2).indices.sort().values)
     direct = model.answerer(gather_frames(raw, out.keyframe_indices), answerer_texts, num_options)
-    torch.testing.assert_close(out.option_logits, direct)
+    torch.testing.assert_close(out.option_logits, direct, rtol=0, atol=0)
+
+
+def test_chain_with_uniform_selection_uses_the_uniform_rule_and_no_scores(tiny_sevila):
+    model = tiny_sevila
+    answerer_texts, localizer_texts, num_options = _batch(2)
+    raw = model.encode_frames(torch.randn(2, 6, 3, 32, 32))
+    out = model(raw, answerer_texts, localizer_texts, num_options, selection="uniform")
+    assert out.frame_scores is None and out.keyframe_indices.tolist() == [[1, 4], [1, 4]]
+    direct = model.answerer(gather_frames(raw, out.keyframe_indices), answerer_texts, num_options)
+    torch.testing.assert_close(out.option_logits, direct, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="selection='best'"):
+        model(raw, answerer_texts, localizer_texts, num_options, selection="best")
+
+
+def test_chain_with_answers_gives_the_loss_and_the_same_read_out(tiny_sevila):
+    model = tiny_sevila
+    answerer_texts, localizer_texts, num_options = _batch(2)
+    raw = model.encode_frames(torch.randn(2, 6, 3, 32, 32))
+    answers = torch.tensor([0, 3])
+    trained = model(raw, answerer_texts, localizer_texts, num_options, answers=answers)
+    plain = model(raw, answerer_texts, localizer_texts, num_options)
+    assert torch.equal(trained.keyframe_indices, plain.keyframe_indices)
+    torch.testing.assert_close(trained.option_logits, plain.option_logits, rtol=1e-5, atol=1e-6)
+    chosen = gather_frames(raw, plain.keyframe_indices)
+    expected, _ = model.answerer.loss(chosen, answerer_texts, num_options, answers)
+    assert trained.loss is not None and torch.equal(trained.loss, expected)
 
 
 def test_gather_frames_picks_per_question_frames():
@@ -71,22 +112,21 @@ def test_sevila_localizer_training_leaves_answerer_untouched(tiny_sevila):
     assert _grad_owners(model) == {"localizer"}
 
 
-def test_sevila_answerer_training_leaves_localizer_untouched(tiny_sevila):
-    model = tiny_sevila
-    model.localizer.requires_grad_(False)
+def test_chain_training_reaches_only_the_answerer_even_with_a_trainable_localizer(tiny_sevila):
+    model = tiny_sevila  # every head trainable: the chain itself must keep the Localizer out of the graph
     answerer_texts, localizer_texts, num_options = _batch(2)
     raw = model.encode_frames(torch.randn(2, 6, 3, 32, 32))
-    with torch.no_grad():
-        keyframes = model(raw, answerer_texts, localizer_texts, num_options).keyframe_indices
-    loss, _ = model.answerer.loss(gather_frames(raw, keyframes), answerer_texts, num_options, torch.tensor([0, 3]))
-    loss.backward()
+    out = model(raw, answerer_texts, localizer_texts, num_options, answers=torch.tensor([0, 3]))
+    out.loss.backward()
     assert _grad_owners(model) == {"answerer"}
+    assert not out.frame_scores.requires_grad
     assert all(p.grad is None for p in model.vision_model.parameters())
 
 
 def test_sevila_runs_with_low_precision_backbone(tiny_sevila):
     model = tiny_sevila.set_precision(torch.bfloat16, torch.bfloat16)
     answerer_texts, localizer_texts, num_options = _batch(1)
-    out = model.answer_frames(torch.randn(1, 4, 3, 32, 32), answerer_texts, localizer_texts, num_options)
+    out = model(model.encode_frames(torch.randn(1, 4, 3, 32, 32)), answerer_texts, localizer_texts, num_options)
     assert out.option_logits.dtype == torch.float32 and torch.isfinite(out.option_logits[:, :4]).all()
     assert model.answerer.head.qformer.layernorm.weight.dtype == torch.float32
+

@@ -30,7 +30,7 @@ def test_evaluation_stops_at_a_bad_video_by_default(tmp_path, capsys, tiny_backb
 def test_evaluation_skip_counts_and_lists_skipped_videos_across_workers(tmp_path, tiny_backbone_dir, bad_benchmark):
     assert _evaluate(tmp_path, tiny_backbone_dir, bad_benchmark, on_bad_video="skip", num_workers=2, batch_size=1) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert (metrics["count"], metrics["skipped_videos"]) == (2, 1)
+    assert (metrics["num_evaluated"], metrics["skipped_videos"]) == (2, 1)
     assert [p["qid"] for p in json.loads((tmp_path / "predictions.json").read_text())] == ["Color_v2_1", "Color_v0_1"]
     (entry,) = [json.loads(line) for line in (tmp_path / REPORT_NAME).read_text().splitlines()]
     assert (entry["qid"], entry["video"]) == ("Color_broken_1", "broken")

@@ -57,7 +57,7 @@ def test_chain_evaluate_writes_predictions_for_every_question(chain, tiny_benchm
         assert set(row) == {"qid", "prediction", "target", "frame_idx"}
         assert len(row["frame_idx"]) == 2 and row["frame_idx"] == sorted(row["frame_idx"])
     metrics = json.loads((chain / "results" / "metrics.json").read_text())
-    assert metrics["count"] == len(questions) and 0 <= metrics["Acc"] <= 100 and not metrics["zero_shot"]
+    assert metrics["num_evaluated"] == len(questions) and 0 <= metrics["Acc"] <= 100 and not metrics["zero_shot"]
 
 
 def test_chain_refine_caches_pseudo_labels(chain, tiny_benchmark):
@@ -100,7 +100,7 @@ def test_chain_moment_evaluation_writes_submission_and_metrics(chain, tmp_path, 
     lines = [json.loads(line) for line in (tmp_path / "qvh" / "moments.jsonl").read_text().splitlines()]
     assert sorted(line["qid"] for line in lines) == [30, 31]  # the two validation queries, official integer ids
     metrics = json.loads((tmp_path / "qvh" / "metrics.json").read_text())
-    assert metrics["count"] == 2
+    assert metrics["num_evaluated"] == 2
     assert {"MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mAP", "MR-full-mAP@0.5", "MR-full-mAP@0.75"} <= set(metrics)
 
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sevila.benchmarks import BENCHMARKS, MAX_OPTIONS, OFFICIAL, benchmark
 from sevila.data.raw_files import RawRow, json_list_rows, jsonl_rows, read_text
 from sevila.errors import SevilaError
 
-DATASETS: tuple[str, ...] = ("nextqa", "star", "how2qa", "tvqa", "vlep", "qvhighlights")
-MAX_OPTIONS = 5  # NExT-QA and TVQA have 5 options, the most of any benchmark (§5)
-EVENT_QTYPE = "VLEP"  # event prediction has no question text (§2, §8)
-MOMENT_QID_PREFIX = "QVHighlight_"
+DATASETS: tuple[str, ...] = OFFICIAL  # the benchmarks with an official release to convert
+EVENT_QTYPE = BENCHMARKS["vlep"].qid_prefix  # event prediction has no question text (§2, §8)
+MOMENT_QID_PREFIX = BENCHMARKS["qvhighlights"].qid_prefix + "_"
 
 QA_FORMAT = "a JSON list of QA records {video, qid, question, num_option, a0..a4, answer, start?, end?}"
 MOMENT_FORMAT = "a JSON list or JSON Lines of QVHighlights records {qid, query, duration, video|vid, relevant_windows?}"
@@ -73,10 +73,8 @@ class MomentRecord:
 
 
 def check_dataset(name: str) -> str:
-    """Return `name` if it is one of the six benchmarks, else raise an error listing them."""
-    if name not in DATASETS:
-        raise SevilaError(f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}")
-    return name
+    """Return `name` if it is one of the benchmarks with an official release, else raise an error listing them."""
+    return benchmark(name, DATASETS).name
 
 
 def qid_type(qid: str) -> str:

@@ -17,9 +17,7 @@ class QABatch(TypedDict):
     localizer_text: list[str]  # the Localizer prompt (method §2)
     answer: Tensor  # (B,) int64 gold option index
     num_options: Tensor  # (B,) int64, 2..5
-    qid: list[str]
-    qtype: list[str]  # qid prefix before the first `_`
-    video: list[str]
+    qid: list[str]  # carries the question type as its prefix before the first `_`
     video_file: list[str]  # the decoded file of each video (keys the feature cache)
     index: Tensor  # (B,) int64 position of the question in its dataset (de-duplicates DDP padding)
     skipped: list[dict[str, str]]  # {qid, video, reason} of records on_bad_video="skip" left out for this batch
@@ -37,7 +35,6 @@ class MomentBatch(TypedDict):
     duration: Tensor  # (B,) float seconds
     windows: list[list[tuple[float, float]]]  # ground-truth windows (empty on the test split)
     qid: list[str]
-    video: list[str]
     video_file: list[str]  # the decoded file of each video (keys the feature cache)
     index: Tensor  # (B,) int64
     skipped: list[dict[str, str]]  # {qid, video, reason}, as in QABatch

@@ -15,6 +15,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from sevila.benchmarks import BENCHMARKS, Benchmark
 from sevila.data.annotations import (
     MOMENT_FORMAT,
     QA_FORMAT,
@@ -34,7 +35,6 @@ from sevila.data.datasets import (
 )
 from sevila.data.video_paths import load_video_map
 from sevila.errors import SevilaError
-from sevila.prompts import Prompts
 
 
 class EpochSampler(Sampler[tuple[int, int]]):
@@ -102,20 +102,21 @@ def _check_settings(sizes: dict[str, int | None], num_workers: int) -> None:
         raise SevilaError(f"--data.num_workers is {num_workers}; expected 0 or more")
 
 
-class _ClipDataModule(L.LightningDataModule, ABC):
+class ClipDataModule(L.LightningDataModule, ABC):
     """Reads the split files, builds the datasets per stage and serves their loaders.
 
     Args:
         annotation_dir: folder holding the split files.
         video_dir: folder holding the videos.
-        num_frames: candidate frames per item in training (n: 32 for QA, 4 for refinement and QVHighlights).
-        eval_num_frames: frames per item in validation/test/predict; None = num_frames.
+        num_frames: candidate frames per item in training (n); None = the benchmark's (32 for QA; refinement
+            sets 4).
+        eval_num_frames: frames per item in validation and test; None = num_frames.
         frame_size: frame side in pixels (224 for BLIP-2).
         batch_size: training items (questions or queries) per batch.
         eval_batch_size: items per evaluation batch; None = batch_size.
         num_workers: DataLoader worker processes (0 decodes in the main process).
         train_file: training split file name inside annotation_dir.
-        val_file: validation split file name inside annotation_dir (also used by predict).
+        val_file: validation split file name inside annotation_dir.
         test_file: test split file name inside annotation_dir; None = no test split.
         on_bad_video: "error" stops at an unreadable video; "skip" logs it and serves the next item.
         seed: seed of the training order, frame draws and crops (per epoch and item).
@@ -123,7 +124,7 @@ class _ClipDataModule(L.LightningDataModule, ABC):
             every epoch, so per-frame results such as stage 3's pseudo-labels can be cached.
     """
 
-    name: ClassVar[str]  # benchmark name for video path rules and messages (annotations.DATASETS)
+    benchmark: ClassVar[Benchmark]  # the facts of the benchmark this module serves (`sevila.benchmarks`)
     file_format: ClassVar[str]
     collate: ClassVar[Callable[[Sequence[Any]], Any]]
 
@@ -131,7 +132,7 @@ class _ClipDataModule(L.LightningDataModule, ABC):
         self,
         annotation_dir: str,
         video_dir: str,
-        num_frames: int = 32,
+        num_frames: int | None = None,
         eval_num_frames: int | None = None,
         frame_size: int = 224,
         batch_size: int = 8,
@@ -150,8 +151,8 @@ class _ClipDataModule(L.LightningDataModule, ABC):
         sizes = {"num_frames": num_frames, "eval_num_frames": eval_num_frames, "frame_size": frame_size}
         _check_settings(sizes | {"batch_size": batch_size, "eval_batch_size": eval_batch_size}, num_workers)
         self.annotation_dir, self.video_dir = Path(annotation_dir), Path(video_dir)
-        self.num_frames = num_frames
-        self.eval_num_frames = num_frames if eval_num_frames is None else eval_num_frames
+        self.num_frames = self.benchmark.train_frames if num_frames is None else num_frames
+        self.eval_num_frames = self.num_frames if eval_num_frames is None else eval_num_frames
         self.frame_size, self.num_workers, self.seed = frame_size, num_workers, seed
         self.batch_size = batch_size
         self.eval_batch_size = batch_size if eval_batch_size is None else eval_batch_size
@@ -160,9 +161,14 @@ class _ClipDataModule(L.LightningDataModule, ABC):
         self.random_train_frames = random_train_frames
         self.datasets: dict[str, Dataset[Any]] = {}
 
+    @property
+    def name(self) -> str:
+        """The benchmark's name, for video path rules and messages."""
+        return self.benchmark.name
+
     def setup(self, stage: str) -> None:
-        """Build the datasets a stage needs: fit -> train + val, validate/predict -> val, test -> test."""
-        splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("val",)}[stage]
+        """Build the datasets a stage needs: fit -> train + val, validate -> val, test -> test."""
+        splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}[stage]
         for split in splits:
             if split not in self.datasets:
                 self.datasets[split] = self._build(split)
@@ -180,10 +186,6 @@ class _ClipDataModule(L.LightningDataModule, ABC):
     def test_dataloader(self) -> DataLoader[Any]:
         """Test batches (test_file) in file order."""
         return self._loader(self._dataset("test", "test"), self.eval_batch_size)
-
-    def predict_dataloader(self) -> DataLoader[Any]:
-        """Prediction runs over the validation split."""
-        return self._loader(self._dataset("val", "predict"), self.eval_batch_size)
 
     @abstractmethod
     def _read(self, path: Path) -> list[Any]:
@@ -212,6 +214,10 @@ class _ClipDataModule(L.LightningDataModule, ABC):
         num_frames = self.num_frames if split == "train" else self.eval_num_frames
         return self._make_dataset(records, num_frames, train=split == "train" and self.random_train_frames)
 
+    def records(self, split: str) -> list[Any]:
+        """The records of a split that `setup` has built (`QARecord` or `MomentRecord`)."""
+        return self._dataset(split, "the current stage").records
+
     def _dataset(self, split: str, stage: str) -> Dataset[Any]:
         if split not in self.datasets:
             raise RuntimeError(f"{type(self).__name__}.setup({stage!r}) must run before its {split} dataloader")
@@ -231,7 +237,7 @@ class _ClipDataModule(L.LightningDataModule, ABC):
         )
 
 
-class VideoQADataModule(_ClipDataModule):
+class VideoQADataModule(ClipDataModule):
     """Multiple-choice video QA in the SeViLA JSON format (sevila-method.md §8); subclasses name the benchmark.
 
     Args:
@@ -240,24 +246,22 @@ class VideoQADataModule(_ClipDataModule):
         video_map: NExT-QA only: map_vid_vidorID.json for records that hold bare video ids.
     """
 
-    prompts: ClassVar[Callable[[QARecord], Prompts]] = staticmethod(question_prompts)
-    num_options: ClassVar[int]  # options per question in this benchmark (sevila-method.md §5)
     file_format = QA_FORMAT
     collate = staticmethod(collate_qa)
 
     def __init__(self, annotation_dir: str, video_dir: str, *, video_map: str | None = None, **kwargs: Any) -> None:
         super().__init__(annotation_dir, video_dir, **kwargs)
-        if video_map is not None and self.name != "nextqa":
+        if video_map is not None and self.benchmark.layout != "nextqa":
             raise SevilaError(f"--data.video_map applies to NExT-QA only, not {self.name}; remove it")
         self.video_map = load_video_map(video_map) if video_map is not None else None
 
     def _read(self, path: Path) -> list[QARecord]:
         records = read_qa_annotations(path)
         for record in records:
-            if len(record.options) > self.num_options:
+            if len(record.options) > self.benchmark.num_options:
                 raise SevilaError(
                     f"{path}: qid {record.qid} has {len(record.options)} options but {self.name} questions have "
-                    f"{self.num_options}; is this the {self.name} annotation file?"
+                    f"{self.benchmark.num_options}; is this the {self.name} annotation file?"
                 )
         return records
 
@@ -269,14 +273,14 @@ class VideoQADataModule(_ClipDataModule):
             num_frames,
             self.frame_size,
             train,
-            type(self).prompts,
+            event_record_prompts if self.benchmark.task == "event" else question_prompts,
             video_map=self.video_map,
             seed=self.seed,
             on_bad_video=self.on_bad_video,
         )
 
 
-class MomentDataModule(_ClipDataModule):
+class MomentDataModule(ClipDataModule):
     """QVHighlights queries with per-frame yes/no labels (Localizer pre-training, moment retrieval)."""
 
     file_format = MOMENT_FORMAT
@@ -292,53 +296,53 @@ class MomentDataModule(_ClipDataModule):
 class NExTQA(VideoQADataModule):
     """NExT-QA: 5 options, whole-video clips, videos under `<folder>/<id>.mp4`."""
 
-    name, num_options = "nextqa", 5
+    benchmark = BENCHMARKS["nextqa"]
 
 
 class STAR(VideoQADataModule):
     """STAR: 4 options, clips cut by each question's [start, end]."""
 
-    name, num_options = "star", 4
+    benchmark = BENCHMARKS["star"]
 
 
 class How2QA(VideoQADataModule):
     """How2QA: 4 options, clips cut by each question's [start, end]."""
 
-    name, num_options = "how2qa", 4
+    benchmark = BENCHMARKS["how2qa"]
 
 
 class TVQA(VideoQADataModule):
     """TVQA: 5 options, clips cut by each question's [start, end] when given."""
 
-    name, num_options = "tvqa", 5
+    benchmark = BENCHMARKS["tvqa"]
 
 
 class VLEP(VideoQADataModule):
     """VLEP event prediction: 2 candidate events and no question (event prompts, sevila-method.md §2)."""
 
-    name, num_options = "vlep", 2
-    prompts = staticmethod(event_record_prompts)
+    benchmark = BENCHMARKS["vlep"]
 
 
 class DemoQA(VideoQADataModule):
     """The embedded synthetic benchmark's questions (`sevila demo-data`), 4-5 options, `<video>.mp4`."""
 
-    name, num_options = "demo", 5
+    benchmark = BENCHMARKS["demo"]
 
 
 class QVHighlights(MomentDataModule):
-    """QVHighlights: 4 frames per query in training, 75 in evaluation (sevila-method.md §6, §9).
+    """QVHighlights queries: 4 frames per query in training, 75 in evaluation (sevila-method.md §6, §9).
 
     Args:
         annotation_dir: folder holding the split files (SeViLA JSON list or the official jsonl).
         video_dir: folder holding `<video>.mp4`.
         num_frames: frames per query in training (stage 1 uses n=4).
-        eval_num_frames: frames per query in evaluation (the paper uses 75); None = num_frames.
+        eval_num_frames: frames per query in evaluation (the paper uses 75).
     """
 
-    name = "qvhighlights"
+    benchmark = BENCHMARKS["qvhighlights"]
 
     def __init__(
-        self, annotation_dir: str, video_dir: str, num_frames: int = 4, eval_num_frames: int | None = 75, **kwargs: Any
+        self, annotation_dir: str, video_dir: str, num_frames: int = benchmark.train_frames,
+        eval_num_frames: int = benchmark.eval_frames, **kwargs: Any,
     ) -> None:
         super().__init__(annotation_dir, video_dir, num_frames=num_frames, eval_num_frames=eval_num_frames, **kwargs)

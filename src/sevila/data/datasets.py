@@ -55,8 +55,6 @@ class QASample(TypedDict):
     answer: int
     num_options: int
     qid: str
-    qtype: str
-    video: str
     video_file: str
     index: int
     skipped: list[dict[str, str]]  # records left out by on_bad_video="skip" while serving this sample
@@ -74,7 +72,6 @@ class MomentSample(TypedDict):
     duration: float
     windows: list[tuple[float, float]]
     qid: str
-    video: str
     video_file: str
     index: int
     skipped: list[dict[str, str]]
@@ -210,8 +207,6 @@ class VideoQADataset(_ClipDataset[QARecord, QASample]):
             answer=record.answer,
             num_options=len(record.options),
             qid=record.qid,
-            qtype=record.qtype,
-            video=record.video,
             video_file=str(path),
             index=index,
             skipped=[],
@@ -259,7 +254,6 @@ class MomentDataset(_ClipDataset[MomentRecord, MomentSample]):
             duration=record.duration,
             windows=list(record.windows),
             qid=record.qid,
-            video=record.video,
             video_file=str(path),
             index=index,
             skipped=[],
@@ -277,8 +271,6 @@ def collate_qa(samples: Sequence[QASample]) -> QABatch:
         answer=torch.tensor([s["answer"] for s in samples], dtype=torch.int64),
         num_options=torch.tensor([s["num_options"] for s in samples], dtype=torch.int64),
         qid=[s["qid"] for s in samples],
-        qtype=[s["qtype"] for s in samples],
-        video=[s["video"] for s in samples],
         video_file=[s["video_file"] for s in samples],
         index=torch.tensor([s["index"] for s in samples], dtype=torch.int64),
         skipped=[entry for s in samples for entry in s["skipped"]],
@@ -297,7 +289,6 @@ def collate_moments(samples: Sequence[MomentSample]) -> MomentBatch:
         duration=torch.tensor([s["duration"] for s in samples], dtype=torch.float32),
         windows=[s["windows"] for s in samples],
         qid=[s["qid"] for s in samples],
-        video=[s["video"] for s in samples],
         video_file=[s["video_file"] for s in samples],
         index=torch.tensor([s["index"] for s in samples], dtype=torch.int64),
         skipped=[entry for s in samples for entry in s["skipped"]],

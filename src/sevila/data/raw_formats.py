@@ -11,12 +11,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from sevila.benchmarks import BENCHMARKS
 from sevila.data.annotations import RecordError
 
-NEXTQA_OPTIONS = 5
-TVQA_OPTIONS = 5
-HOW2QA_OPTIONS = 4
-VLEP_OPTIONS = 2
+NEXTQA_OPTIONS = BENCHMARKS["nextqa"].num_options
+TVQA_OPTIONS = BENCHMARKS["tvqa"].num_options
+HOW2QA_OPTIONS = BENCHMARKS["how2qa"].num_options
+VLEP_OPTIONS = BENCHMARKS["vlep"].num_options
+EVENT_PREFIX = BENCHMARKS["vlep"].qid_prefix
 
 
 def nextqa_row(index: int, row: Mapping[str, Any], video_map: Mapping[str, str]) -> dict[str, Any]:
@@ -51,12 +53,12 @@ def star_row(index: int, row: Mapping[str, Any]) -> dict[str, Any]:
 
 def tvqa_row(index: int, row: Mapping[str, Any]) -> dict[str, Any]:
     """TVQA jsonl row: qid `TVQA_<row>`, 5 options, clip from `ts "s-e"`, `"NaN-NaN"` = the whole clip."""
-    return _tvqa_style_row(index, row, "TVQA", TVQA_OPTIONS, whole_if_nan=True)
+    return _tvqa_style_row(index, row, BENCHMARKS["tvqa"].qid_prefix, TVQA_OPTIONS, whole_if_nan=True)
 
 
 def how2qa_jsonl_row(index: int, row: Mapping[str, Any]) -> dict[str, Any]:
     """How2QA jsonl row (the TVQA layout with 4 options): qid `HOW2QA_<row>`, its clip span is required."""
-    return _tvqa_style_row(index, row, "HOW2QA", HOW2QA_OPTIONS, whole_if_nan=False)
+    return _tvqa_style_row(index, row, BENCHMARKS["how2qa"].qid_prefix, HOW2QA_OPTIONS, whole_if_nan=False)
 
 
 def _tvqa_style_row(
@@ -83,7 +85,8 @@ def how2qa_csv_row(index: int, row: Mapping[str, Any]) -> dict[str, Any]:
     # reproducible and the answer positions balanced.
     position = index % HOW2QA_OPTIONS
     options.insert(position, _text(row, "answer"))
-    record = _qa(f"HOW2QA_{index}", _text(row, "video_id").strip(), _text(row, "question"), options)
+    qid = f"{BENCHMARKS['how2qa'].qid_prefix}_{index}"
+    record = _qa(qid, _text(row, "video_id").strip(), _text(row, "question"), options)
     start, end = _span_text(row, "timesteps", ":", whole_if_nan=False)
     record.update(answer=position, start=start, end=end)
     return record
@@ -102,7 +105,7 @@ def vlep_row(index: int, row: Mapping[str, Any]) -> dict[str, Any]:
         raise RecordError("answer", "missing field 'answer' (the test split is unlabelled); convert train or dev")
     start, end = (_seconds({"ts": bound}, "ts") for bound in ts)
     options = [_text({f"events[{i}]": event}, f"events[{i}]") for i, event in enumerate(events)]
-    record = _qa(f"VLEP_{example_id}", _text(row, "vid_name").strip(), "", options)
+    record = _qa(f"{EVENT_PREFIX}_{example_id}", _text(row, "vid_name").strip(), "", options)
     record.update(answer=_index(row, "answer", VLEP_OPTIONS), start=start, end=end)
     return record
 

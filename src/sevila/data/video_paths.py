@@ -16,14 +16,13 @@ import json
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from sevila.data.annotations import DATASETS
+from sevila.benchmarks import benchmark
 from sevila.errors import SevilaError
 
 VIDEO_SUFFIX = ".mp4"
 VLEP_YOUTUBE_DIR = "youtube"
 VLEP_TV_DIR = "tvqa"
 _VLEP_EPISODE_SUFFIX = "_ep"
-LAYOUTS = (*DATASETS, "demo")
 
 
 def video_path(
@@ -33,9 +32,7 @@ def video_path(
     video_map: Mapping[str, str] | None = None,
 ) -> Path:
     """The video file of one record; names that would leave `video_dir` raise SevilaError."""
-    if dataset not in LAYOUTS:
-        raise SevilaError(f"unknown dataset {dataset!r}; expected one of: {', '.join(LAYOUTS)}")
-    relative = _relative_name(dataset, record_video, video_map)
+    relative = _relative_name(benchmark(dataset).layout, record_video, video_map)
     _reject_escape(relative, record_video, video_dir)
     return Path(video_dir) / (relative + VIDEO_SUFFIX)
 
@@ -51,15 +48,15 @@ def load_video_map(path: str | Path) -> dict[str, str]:
     return data
 
 
-def _relative_name(dataset: str, record_video: str, video_map: Mapping[str, str] | None) -> str:
-    if dataset == "nextqa" and video_map is not None:
+def _relative_name(layout: str, record_video: str, video_map: Mapping[str, str] | None) -> str:
+    if layout == "nextqa" and video_map is not None:
         if record_video not in video_map:
             raise SevilaError(
                 f"video {record_video!r} is not in the video id map; records made by `sevila prepare nextqa` "
                 "already hold folder/id: drop --video-map for them"
             )
         return video_map[record_video]
-    if dataset == "vlep":
+    if layout == "vlep":
         # The original tells the two sources apart by the `:` of YouTube timestamps and strips `_ep`
         # from TV clips to find them among the TVQA videos.
         if ":" in record_video:

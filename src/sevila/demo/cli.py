@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
 
+from sevila.cli_parser import OneLineParser
 from sevila.demo.backbone import BackboneTraining, pretrain_backbone
 from sevila.demo.report import write_report
 from sevila.io import write_json
@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 def backbone_main(argv: list[str]) -> int:
     """Pre-train the tiny BLIP-2 on single synthetic frames and save it (skipped when it exists)."""
-    parser = argparse.ArgumentParser(prog="sevila demo-backbone", description=backbone_main.__doc__)
+    parser = OneLineParser(prog="sevila demo-backbone", description=backbone_main.__doc__)
     parser.add_argument("--output", default="data/demo/backbone", help="folder for save_pretrained")
     parser.add_argument("--steps", type=int, default=BackboneTraining.steps, help="optimizer steps")
     parser.add_argument("--seed", type=int, default=BackboneTraining.seed)
@@ -32,7 +32,7 @@ def backbone_main(argv: list[str]) -> int:
 
 def report_main(argv: list[str]) -> int:
     """Write results/demo/summary.{json,md}, summary.png and keyframes.png and print the table."""
-    parser = argparse.ArgumentParser(prog="sevila demo-report", description=report_main.__doc__)
+    parser = OneLineParser(prog="sevila demo-report", description=report_main.__doc__)
     parser.add_argument("--data", default="data/demo", help="the synthetic benchmark folder")
     parser.add_argument("--results", default="results/demo", help="holds uniform/, localizer/, refined/")
     parser.add_argument("--checkpoints", default="checkpoints/demo", help="stage outputs of the demo profile")

@@ -12,13 +12,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sevila.data.annotations import read_qa_annotations
-from sevila.io import atomic_open, write_json
 from sevila import prompts
+from sevila.data.annotations import read_qa_annotations
+from sevila.inference import answer_video
+from sevila.io import atomic_open, write_json
 from sevila.model.backbone import load_blip2
-from sevila.model.sevila import SeViLA
-from sevila.inference import localize_video
 from sevila.model.head_weights import load_heads
+from sevila.model.sevila import SeViLA
 from sevila.visualize import bar_chart, contact_sheet, save_png, stack_vertically
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,8 @@ def keyframe_sheets(model: SeViLA, data: Path, num_frames: int, count: int) -> l
     """Contact sheets of the first `count` validation questions, scored by `model`'s Localizer."""
     sheets = []
     for record in read_qa_annotations(data / "qa" / "val.json")[:count]:
-        text = prompts.qa_prompts(record.question, record.options).localizer
-        video = localize_video(model, data / "videos" / f"{record.video}.mp4", text, num_frames)
+        texts = prompts.qa_prompts(record.question, record.options)
+        video = answer_video(model, data / "videos" / f"{record.video}.mp4", texts, len(record.options), num_frames)
         title = f"{record.qid}: {record.question} -> keyframes {video.keyframes.tolist()}"
         sheets.append(contact_sheet(video.frames, video.scores.tolist(), video.keyframes.tolist(), title))
     return sheets

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from sevila.benchmarks import STAR_CATEGORIES
+
 # Fine types in the column order of NExT-QA's official table (eval_mc.py).
 NEXTQA_TYPES = ("CW", "CH", "TN", "TC", "DC", "DL", "DO")
 # eval_mc.py folds TP ("previous") into TN ("before & after") before scoring; we do the same.
 NEXTQA_TYPE_ALIASES = {"TP": "TN"}
-STAR_CATEGORIES = ("Interaction", "Sequence", "Prediction", "Feasibility")
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sevila.benchmarks import BENCHMARKS, benchmark
+from sevila.cli_parser import OneLineParser
 from sevila.errors import SevilaError
-from sevila.metrics.accuracy import QARow, accuracy_by_type, nextqa_metrics, star_metrics
-from sevila.metrics.exports import write_nextqa_results, write_vlep_submission
+from sevila.metrics.accuracy import QARow
 from sevila.metrics.formats import (
     Prediction,
     read_moment_annotations,
@@ -25,24 +26,12 @@ from sevila.metrics.formats import (
     read_qa_predictions,
 )
 from sevila.metrics.moments import moment_retrieval_metrics
-
-QA_METRICS: dict[str, Callable[[list[QARow]], dict[str, float]]] = {
-    "nextqa": nextqa_metrics,
-    "star": star_metrics,
-    "how2qa": accuracy_by_type,
-    "tvqa": accuracy_by_type,
-    "vlep": accuracy_by_type,
-}
-NUM_OPTIONS = {"nextqa": 5, "star": 4, "how2qa": 4, "tvqa": 5, "vlep": 2}  # sevila-method.md §5
-EXPORTERS: dict[str, Callable[[Path, list[QARow]], None]] = {
-    "nextqa": write_nextqa_results,
-    "vlep": write_vlep_submission,
-}
+from sevila.metrics.official import check_options, score, write_submission
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sevila metrics", description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", choices=[*QA_METRICS, "qvhighlights"])
+def _parser() -> OneLineParser:
+    parser = OneLineParser(prog="sevila metrics", description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", choices=list(BENCHMARKS))
     parser.add_argument(
         "--predictions",
         type=Path,
@@ -66,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Print the metrics of one prediction file as one JSON object on stdout."""
     args = _parser().parse_args(argv)
-    result = _moment_metrics(args) if args.dataset == "qvhighlights" else _qa_metrics(args)
+    result = _moment_metrics(args) if benchmark(args.dataset).metric == "moments" else _qa_metrics(args)
     print(json.dumps(result))
     return 0
 
@@ -116,16 +105,6 @@ def _with_nextqa_types(predictions: dict[str, Prediction], answers: Mapping[str,
     return {key if key in answers else typed.get(key, key): value for key, value in predictions.items()}
 
 
-def _check_options(args: argparse.Namespace, rows: list[QARow]) -> None:
-    count = NUM_OPTIONS[args.dataset]
-    for row in rows:
-        if not (0 <= row.prediction < count and 0 <= row.target < count):
-            raise SevilaError(
-                f"{args.predictions}: qid {row.qid!r}: prediction {row.prediction} / answer {row.target} "
-                f"is outside 0..{count - 1} ({args.dataset} has {count} options, indexed from 0)"
-            )
-
-
 def _qa_metrics(args: argparse.Namespace) -> dict[str, Any]:
     predictions = read_qa_predictions(args.predictions)
     if args.annotations is None:
@@ -137,16 +116,12 @@ def _qa_metrics(args: argparse.Namespace) -> dict[str, Any]:
             predictions = _with_nextqa_types(predictions, answers)
         shared, counts = _match(predictions, answers, args)
         rows = [_annotated_row(args, qid, predictions[qid], answers[qid]) for qid in shared]
-    _check_options(args, rows)
+    table = benchmark(args.dataset)
+    check_options(table, rows, str(args.predictions))
     if args.export is not None:
-        if args.dataset not in EXPORTERS:
-            raise SevilaError(f"--export: {args.dataset} has no official submission format (only {sorted(EXPORTERS)})")
-        EXPORTERS[args.dataset](args.export, rows)
-    try:
-        metrics = QA_METRICS[args.dataset](rows)
-    except ValueError as error:
-        hint = "; pass --annotations to take the question types from them" if args.annotations is None else ""
-        raise SevilaError(f"{args.predictions}: {error}{hint}") from None
+        write_submission(table, args.export, rows)
+    hint = "; pass --annotations to take the question types from them" if args.annotations is None else ""
+    metrics = score(table, rows, str(args.predictions), hint)
     return {**metrics, "num_evaluated": len(rows), **counts}
 
 

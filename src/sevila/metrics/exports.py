@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 
+from sevila.benchmarks import BENCHMARKS
 from sevila.io import write_json, write_jsonl
 from sevila.metrics.accuracy import NEXTQA_TYPE_ALIASES, NEXTQA_TYPES, QARow, question_type
 from sevila.metrics.moments import rank_windows
 
-QVHIGHLIGHTS_PREFIX = "QVHighlight"
-VLEP_PREFIX = "VLEP"
+QVHIGHLIGHTS_PREFIX = BENCHMARKS["qvhighlights"].qid_prefix
+VLEP_PREFIX = BENCHMARKS["vlep"].qid_prefix
 
 
 def _official_id(qid: str, prefix: str) -> int:

@@ -1,19 +1,10 @@
-"""The Localizer: a yes-score per frame and the top-k keyframes in temporal order (method §4)."""
+"""The Localizer: a yes-score per frame (method §4); `model.keyframes` turns the scores into the top k."""
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from sevila.model.query_head import HeadedModule
-
-
-def select_keyframes(scores: Tensor, num_keyframes: int) -> Tensor:
-    """Indices (B, K) of the top-k scores (B, T), sorted back into temporal order."""
-    if not 0 < num_keyframes <= scores.shape[1]:
-        raise ValueError(f"num_keyframes={num_keyframes} must be in 1..{scores.shape[1]} (the candidate frames)")
-    top = scores.topk(num_keyframes, dim=1).indices  # (B, K), by score
-    return top.sort(dim=1).values  # (B, K), by time
 
 
 class Localizer(HeadedModule):

@@ -9,8 +9,9 @@ from torch import Tensor, nn
 
 from sevila.model.answerer import Answerer
 from sevila.model.backbone import Blip2Parts
+from sevila.model.keyframes import Selection, gather_frames, top_k_keyframes, uniform_keyframes
 from sevila.model.language import PromptedT5
-from sevila.model.localizer import Localizer, select_keyframes
+from sevila.model.localizer import Localizer
 from sevila.model.query_head import FrameQueryHead
 
 
@@ -18,15 +19,10 @@ from sevila.model.query_head import FrameQueryHead
 class ChainOutput:
     """What the forward chain returns for B questions."""
 
-    option_logits: Tensor  # (B, 5), letters beyond each question's options are -inf
-    frame_scores: Tensor  # (B, T) Localizer yes-logits of all candidate frames
+    option_logits: Tensor  # (B, 5) at decoder position 1, letters beyond each question's options are -inf
     keyframe_indices: Tensor  # (B, K) positions among the T candidates, in temporal order
-
-
-def gather_frames(raw: Tensor, indices: Tensor) -> Tensor:
-    """raw (B, T, P, D) and indices (B, K) -> (B, K, P, D)."""
-    index = indices.view(*indices.shape, 1, 1).expand(-1, -1, *raw.shape[2:])
-    return raw.gather(1, index)
+    frame_scores: Tensor | None  # (B, T) Localizer yes-logits of all candidates; None when it did not choose
+    loss: Tensor | None = None  # the Answerer's T5 loss on the gold `Option X`, when answers were given
 
 
 def pseudo_labels_from_logits(option_logits: Tensor, answers: Tensor) -> Tensor:
@@ -59,25 +55,49 @@ class SeViLA(nn.Module):
     def encode_frames(self, frames: Tensor) -> Tensor:
         """Raw ViT tokens before the post-LayerNorm, each frame once: (B, T, 3, H, W) -> (B, T, P, Dv)."""
         b, t = frames.shape[:2]
-        pixels = frames.flatten(0, 1).to(self.vision_model.embeddings.patch_embedding.weight.dtype)
+        weight = self.vision_model.embeddings.patch_embedding.weight
+        pixels = frames.flatten(0, 1).to(device=weight.device, dtype=weight.dtype)
         hidden = self.vision_model.embeddings(pixels)
         hidden = self.vision_model.encoder(inputs_embeds=hidden).last_hidden_state  # (B*T, P, Dv)
         return hidden.view(b, t, *hidden.shape[1:])
 
-    def forward(
-        self, raw: Tensor, answerer_texts: list[str], localizer_texts: list[str], num_options: Tensor
-    ) -> ChainOutput:
-        """Forward chain on raw features of T candidate frames (B, T, P, Dv) (method §4-§5)."""
-        scores = self.localizer(raw, localizer_texts)  # (B, T)
-        keyframes = select_keyframes(scores, self.num_keyframes)  # (B, K)
-        option_logits = self.answerer(gather_frames(raw, keyframes), answerer_texts, num_options)
-        return ChainOutput(option_logits=option_logits, frame_scores=scores, keyframe_indices=keyframes)
+    @torch.no_grad()
+    def select(
+        self, raw: Tensor, localizer_texts: list[str], selection: Selection = "localizer"
+    ) -> tuple[Tensor, Tensor | None]:
+        """Keyframes (B, K) among T candidates (B, T, P, Dv), and the Localizer's scores (B, T) when it chose.
 
-    def answer_frames(
-        self, frames: Tensor, answerer_texts: list[str], localizer_texts: list[str], num_options: Tensor
+        Never builds a graph: no stage trains the Localizer through the chain (method §6).
+        """
+        b, t = raw.shape[:2]
+        if selection == "uniform":
+            return uniform_keyframes(t, self.num_keyframes, b, raw.device), None
+        if selection != "localizer":
+            raise ValueError(f"selection={selection!r}; expected 'localizer' or 'uniform'")
+        scores = self.localizer(raw, localizer_texts)  # (B, T)
+        return top_k_keyframes(scores, self.num_keyframes), scores
+
+    def forward(
+        self,
+        raw: Tensor,
+        answerer_texts: list[str],
+        localizer_texts: list[str],
+        num_options: Tensor,
+        selection: Selection = "localizer",
+        answers: Tensor | None = None,
     ) -> ChainOutput:
-        """Forward chain from pixels (B, T, 3, H, W): the ViT runs once per frame, both modules share it."""
-        return self(self.encode_frames(frames), answerer_texts, localizer_texts, num_options)
+        """The forward chain (method §4-§5) on raw ViT features of T candidate frames (B, T, P, Dv).
+
+        Keyframes come from the Localizer or the uniform rule; the Answerer reads them in temporal order.
+        With `answers` (B,) the Answerer is scored teacher-forced on `Option X`, which also gives the loss
+        (Answerer fine-tuning); its position-1 logits equal the read-out without answers.
+        """
+        keyframes, scores = self.select(raw, localizer_texts, selection)
+        chosen = gather_frames(raw, keyframes)  # (B, K, P, Dv)
+        if answers is None:
+            return ChainOutput(self.answerer(chosen, answerer_texts, num_options), keyframes, scores)
+        loss, option_logits = self.answerer.loss(chosen, answerer_texts, num_options, answers)
+        return ChainOutput(option_logits, keyframes, scores, loss)
 
     def train_only(self, modules: tuple[str, ...]) -> SeViLA:
         """Freeze everything but the named modules (`localizer`, `answerer`): each stage's explicit list."""

@@ -9,8 +9,9 @@ from typing import Any, ClassVar
 import lightning as L
 import torch
 
-from sevila.data.datasets import item_seed
 from sevila.data.batch import MomentBatch, QABatch
+from sevila.data.datamodules import ClipDataModule
+from sevila.data.datasets import item_seed
 from sevila.errors import SevilaError
 from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
 from sevila.model.feature_cache import FeatureCache, vision_fingerprint
@@ -47,12 +48,26 @@ class SevilaStage(L.LightningModule):
         min_lr: float = 0.0,
         feature_cache: str | None = None,
     ) -> None:
-        """Args: backbone: BLIP-2 hub name or local `save_pretrained` directory. num_keyframes: k.
-        init_localizer / init_answerer: stage outputs (.safetensors) to start from; none = BLIP-2's Q-Former.
-        export_path: where this stage writes its trained heads at the end of `fit`.
-        vision_dtype / language_dtype: dtypes of the frozen ViT and T5 (paper: float16 / bfloat16 on GPU).
-        lr ... min_lr: AdamW and warmup-cosine schedule (method §6).
-        feature_cache: folder of the on-disk ViT feature cache (`sevila.model.feature_cache`); none = no cache."""
+        """What every stage shares.
+
+        Args:
+            backbone: BLIP-2 hub name or local `save_pretrained` directory.
+            num_keyframes: k, the keyframes the Answerer reads.
+            init_localizer: a stage output (.safetensors) holding the Localizer to start from; none = BLIP-2's
+                Q-Former.
+            init_answerer: a stage output (.safetensors) holding the Answerer to start from; none = BLIP-2's
+                Q-Former (zero-shot).
+            export_path: where this stage writes its trained heads at the end of `fit`.
+            vision_dtype: dtype of the frozen ViT: float32, bfloat16 or float16 (paper: float16 on GPU).
+            language_dtype: dtype of the frozen T5: float32, bfloat16 or float16 (paper: bfloat16 on GPU).
+            lr: peak learning rate of AdamW (method §6).
+            weight_decay: AdamW weight decay of the matrices (biases, norms and 1-D tensors get none).
+            betas: AdamW betas.
+            warmup_steps: optimizer steps of linear warm-up from warmup_start_lr to lr.
+            warmup_start_lr: learning rate at step 0.
+            min_lr: learning rate at the end of the cosine.
+            feature_cache: folder of the on-disk ViT feature cache (`sevila.model.feature_cache`); none = no cache.
+        """
         super().__init__()
         self.save_hyperparameters()
         for name, value in (("vision_dtype", vision_dtype), ("language_dtype", language_dtype)):
@@ -96,12 +111,23 @@ class SevilaStage(L.LightningModule):
     def configure_optimizers(self) -> dict:
         return build_optimizer(self.model, self.optimizer_settings, int(self.trainer.estimated_stepping_batches))
 
+    @property
+    def clip_data(self) -> ClipDataModule:
+        """The run's DataModule: one of `sevila.data.datamodules`, whose settings the stage reads."""
+        data = self.trainer.datamodule
+        if not isinstance(data, ClipDataModule):
+            raise SevilaError(
+                f"data: {type(data).__name__} is not a sevila DataModule; use a stages/data/*.yaml config "
+                "(a class of sevila.data.datamodules)"
+            )
+        return data
+
     def on_fit_start(self) -> None:
         """Training frames must repeat every epoch for their features to be cached."""
-        if self.features is not None and getattr(self.trainer.datamodule, "random_train_frames", True):
+        if self.features is not None and self.clip_data.random_train_frames:
             raise SevilaError(
                 "model.feature_cache: training frames are drawn at random every epoch (data.random_train_frames "
-                "is true, or the datamodule does not say), so their ViT features cannot be reused; set "
+                "is true), so their ViT features cannot be reused; set "
                 "--data.init_args.random_train_frames=false or remove model.feature_cache"
             )
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sevila.data.batch import QABatch
 from sevila.io import write_json
-from sevila.stages.qa_stage import QAStage, accuracy_of
+from sevila.metrics.official import qa_table, write_submission
+from sevila.model.keyframes import Selection
+from sevila.stages.qa_stage import QAStage, prediction_rows, qa_rows
 
 log = logging.getLogger(__name__)
 
+PREDICTION_KEYS = ("qid", "prediction", "target", "frame_idx")
+
 
 class Evaluate(QAStage):
-    """Nothing trains; `sevila test` writes predictions.json and metrics.json into `output_dir`.
+    """Nothing trains; `sevila test` writes predictions.json, metrics.json (the benchmark's official table, as
+    `sevila metrics` computes it) and, where the benchmark has one, its official submission file into `output_dir`.
 
     With `data.on_bad_video: skip`, questions whose video cannot be read have no prediction; metrics.json
     counts them in `skipped_videos` and `output_dir/skipped_videos.jsonl` lists them.
@@ -23,27 +28,31 @@ class Evaluate(QAStage):
     stage_name = "evaluate"
     trains = ()
 
-    def __init__(
-        self, *args: Any, mode: Literal["localizer", "uniform"] = "localizer", output_dir: str = "results", **kwargs: Any
-    ) -> None:
-        """mode: keyframes from the Localizer, or k uniform frames. output_dir: where the files go.
-        Zero-shot = no `init_answerer`: the Answerer is BLIP-2's Q-Former as is."""
+    def __init__(self, *args: Any, selection: Selection = "localizer", output_dir: str = "results", **kwargs: Any) -> None:
+        """Stage 4 of SeViLA. Zero-shot = no `init_answerer`: the Answerer is BLIP-2's Q-Former as is.
+
+        Args:
+            selection: how the k keyframes are picked: `localizer` (its top k of the n frames) or `uniform`.
+            output_dir: folder for predictions.json, metrics.json and the submission file.
+        """
         super().__init__(*args, **kwargs)
-        self.use_localizer = mode == "localizer"
+        self.selection = selection
         self.output_dir = Path(output_dir)
 
     def test_step(self, batch: QABatch, batch_idx: int) -> None:
-        self._rows += self.chain_rows(batch, batch_idx)
+        self._rows += prediction_rows(batch, self.chain(batch))
 
     def on_test_epoch_end(self) -> None:
         rows = self.collect_rows("test")
         skipped = self.skipped_videos.report(self.output_dir, self.trainer.is_global_zero)
         if not self.trainer.is_global_zero:
             return
-        predictions = [{key: row[key] for key in ("qid", "prediction", "target", "frame_idx")} for row in rows]
-        metrics = {"mode": self.hparams.mode, "zero_shot": not self.hparams.init_answerer, "count": len(rows)}
-        metrics["skipped_videos"] = skipped
-        metrics.update(accuracy_of(rows) if rows else {})
-        write_json(self.output_dir / "predictions.json", predictions)
+        benchmark = self.clip_data.benchmark
+        answered = qa_rows(rows)
+        metrics = {**(qa_table(benchmark, answered) if rows else {}), "num_evaluated": len(rows),
+                   "skipped_videos": skipped, "selection": self.selection, "zero_shot": not self.hparams.init_answerer}
+        write_json(self.output_dir / "predictions.json", [{key: row[key] for key in PREDICTION_KEYS} for row in rows])
+        if benchmark.submission and rows:
+            write_submission(benchmark, self.output_dir / benchmark.submission, answered)
         write_json(self.output_dir / "metrics.json", metrics)
         log.info("evaluate: %s -> %s", metrics, self.output_dir)

@@ -26,8 +26,12 @@ class PretrainLocalizer(SevilaStage):
     trains = ("localizer",)
 
     def __init__(self, *args: Any, max_gap: int = 6, output_dir: str = "results", **kwargs: Any) -> None:
-        """max_gap: most consecutive `no` frames a predicted moment may bridge (the paper's span threshold).
-        output_dir: where `sevila test` writes moments.jsonl and metrics.json."""
+        """Stage 1 of SeViLA.
+
+        Args:
+            max_gap: most consecutive `no` frames a predicted moment may bridge (the paper's span threshold).
+            output_dir: where `sevila test` writes moments.jsonl and metrics.json.
+        """
         super().__init__(*args, **kwargs)
         self.max_gap = max_gap
         self.output_dir = Path(output_dir)
@@ -77,5 +81,6 @@ class PretrainLocalizer(SevilaStage):
         rows, metrics = self._moment_metrics("test")
         skipped = self.skipped_videos.report(self.output_dir, self.trainer.is_global_zero)
         if self.trainer.is_global_zero:
-            write_moment_submission(self.output_dir / "moments.jsonl", {row["qid"]: row["moments"] for row in rows})
-            write_json(self.output_dir / "metrics.json", {"count": len(rows), "skipped_videos": skipped, **metrics})
+            moments = {row["qid"]: row["moments"] for row in rows}
+            write_moment_submission(self.output_dir / self.clip_data.benchmark.submission, moments)
+            write_json(self.output_dir / "metrics.json", {**metrics, "num_evaluated": len(rows), "skipped_videos": skipped})

@@ -23,8 +23,12 @@ class RefineLocalizer(QAStage):
     def __init__(
         self, *args: Any, cache_dir: str = "checkpoints/pseudo_labels", flush_every: int = 50, **kwargs: Any
     ) -> None:
-        """cache_dir: folder of the pseudo-label cache (reused by later epochs and restarts).
-        flush_every: training steps between cache writes, so a killed run loses little."""
+        """Stage 3 of SeViLA.
+
+        Args:
+            cache_dir: folder of the pseudo-label cache (reused by later epochs and restarts).
+            flush_every: training steps between cache writes, so a killed run loses little.
+        """
         super().__init__(*args, **kwargs)
         self.cache_dir = cache_dir
         self.flush_every = flush_every
