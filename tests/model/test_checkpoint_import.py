@@ -178,6 +178,12 @@ def test_import_cli_rejects_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> N
         import_cli.main(["--lavis", str(tmp_path / "notes.pth"), "--output", str(tmp_path / "h.safetensors")])
 
 
+def test_import_cli_rejects_a_checkpoint_without_a_state_dict(tmp_path: Path) -> None:
+    torch.save({"model": [1, 2], "epoch": 3}, tmp_path / "odd.pth")
+    with pytest.raises(SevilaError, match=r"odd\.pth: expected a LAVIS state dict or a checkpoint \{'model': state_dict\}"):
+        import_cli.main(["--lavis", str(tmp_path / "odd.pth"), "--output", str(tmp_path / "h.safetensors")])
+
+
 def test_import_cli_wants_a_safetensors_output(tmp_path: Path) -> None:
     with pytest.raises(SevilaError, match=r"expected a \.safetensors path"):
         import_cli.main(["--lavis", "x.pth", "--output", str(tmp_path / "h.ckpt")])
