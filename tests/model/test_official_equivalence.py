@@ -21,11 +21,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sevila.cli import main as sevila_main
-from sevila.model import prompts
+from sevila import prompts
 from sevila.model.backbone import load_blip2
 from sevila.model.checkpoint_import import rename_lavis_key
 from sevila.model.head_weights import load_all_heads
-from sevila.model.sevila import ChainOutput, SeViLA, gather_frames
+from sevila.model.sevila import ChainOutput, SeViLA
 from sevila.model.tokenizer import encode_prefix
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "oracle"
@@ -42,9 +42,10 @@ def encode(model: SeViLA, frames: Tensor) -> Tensor:
     return model.encode_frames(frames)
 
 
-def forward_chain(model: SeViLA, raw: Tensor, qa: prompts.Prompts) -> ChainOutput:
-    """Localizer -> top-k keyframes -> Answerer on one question (run a)."""
-    return model(raw, [qa.answerer], [qa.localizer], NUM_OPTIONS)
+def forward_chain(model: SeViLA, raw: Tensor, qa: prompts.Prompts, answer: int | None = None) -> ChainOutput:
+    """Localizer -> top-k keyframes -> Answerer on one question (run a); with `answer`, also its loss (run c)."""
+    answers = None if answer is None else torch.tensor([answer])
+    return model(raw, [qa.answerer], [qa.localizer], NUM_OPTIONS, answers=answers)
 
 
 def localizer_scores(model: SeViLA, raw: Tensor, qa: prompts.Prompts) -> Tensor:
@@ -65,11 +66,6 @@ def pseudo_labels(model: SeViLA, raw: Tensor, qa: prompts.Prompts, answer: int) 
 def localizer_loss(model: SeViLA, raw: Tensor, qa: prompts.Prompts, labels: Tensor) -> Tensor:
     """T5 loss of the Localizer on per-frame yes/no targets (run b)."""
     return model.localizer.loss(raw, [qa.localizer], labels)[0]
-
-
-def answerer_loss(model: SeViLA, raw_keyframes: Tensor, qa: prompts.Prompts, answer: int) -> tuple[Tensor, Tensor]:
-    """T5 loss of the Answerer on `Option X` and its option logits (1, 5) at decoder position 1 (run c)."""
-    return model.answerer.loss(raw_keyframes, [qa.answerer], NUM_OPTIONS, torch.tensor([answer]))
 
 
 def mismatch(actual: Tensor, expected: Any) -> float:
@@ -206,15 +202,15 @@ def test_official_run_c_answerer_logits_loss_and_gradients(model: SeViLA, qa, fr
     model.train()
     with torch.no_grad():
         raw = encode(model, frames)
-        chain = forward_chain(model, raw, qa)
-    assert chain.keyframe_indices.tolist() == [run["selected_frame_idx"]]
+        plain = forward_chain(model, raw, qa)  # the evaluation read-out, without answers
     answer = record["annotation"]["answer"]  # 0, target `Option A`
-    loss, option_logits = answerer_loss(model, gather_frames(raw, chain.keyframe_indices), qa, answer)
-    assert mismatch(loss, run["loss"]) <= TOL
-    assert mismatch(option_logits, run["answer_logits_pos1"]) <= TOL
-    assert mismatch(chain.option_logits, run["answer_logits_pos1"]) <= TOL  # the chain's read-out is the same
-    assert option_logits.argmax(-1).tolist() == torch.tensor(run["answer_logits_pos1"]).argmax(-1).tolist() == [4]
-    loss.backward()
+    chain = forward_chain(model, raw, qa, answer)  # the training call of stage 2: selection under no-grad, loss
+    assert chain.keyframe_indices.tolist() == plain.keyframe_indices.tolist() == [run["selected_frame_idx"]]
+    assert mismatch(chain.loss, run["loss"]) <= TOL
+    assert mismatch(chain.option_logits, run["answer_logits_pos1"]) <= TOL
+    assert mismatch(plain.option_logits, run["answer_logits_pos1"]) <= TOL  # the read-out without answers is the same
+    assert chain.option_logits.argmax(-1).tolist() == torch.tensor(run["answer_logits_pos1"]).argmax(-1).tolist() == [4]
+    chain.loss.backward()
     assert_gradients_match(model, "grads_c_train_qa_with_loc.pt")
 
 
