@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from sevila.data.raw_files import RawRow, json_list_rows, jsonl_rows, read_text
 from sevila.errors import SevilaError
 
-DATASETS: tuple[str, ...] = ("nextqa", "star", "how2qa", "tvqa", "vlep", "qvhighlights")
+DATASETS: tuple[str, ...] = ("nextqa", "nextgqa", "star", "how2qa", "tvqa", "vlep", "qvhighlights")
 MAX_OPTIONS = 5  # NExT-QA and TVQA have 5 options, the most of any benchmark (§5)
 EVENT_QTYPE = "VLEP"  # event prediction has no question text (§2, §8)
 MOMENT_QID_PREFIX = "QVHighlight_"
@@ -32,7 +32,7 @@ class RecordError(ValueError):
 
 @dataclass(frozen=True)
 class QARecord:
-    """One multiple-choice question about one video (or its `[start, end]` seconds)."""
+    """One multiple-choice question about one video (or its `[start, end]` seconds), with its evidence windows."""
 
     qid: str
     video: str
@@ -42,6 +42,9 @@ class QARecord:
     start: float | None
     end: float | None
     qtype: str
+    # NExT-GQA: ground-truth evidence windows in seconds of the video, and the video's length.
+    windows: tuple[tuple[float, float], ...] = ()
+    duration: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record in the SeViLA JSON format."""
@@ -51,6 +54,8 @@ class QARecord:
         data["answer"] = self.answer
         if self.start is not None:
             data.update(start=self.start, end=self.end)
+        if self.windows:
+            data.update(duration=self.duration, windows=[list(window) for window in self.windows])
         return data
 
 
@@ -97,7 +102,8 @@ def qa_record_from_dict(raw: Mapping[str, Any]) -> QARecord:
     answer = _answer(raw, num_option)
     start, end = _span(raw)
     video = _text(raw, "video", "the video name or relative path")
-    return QARecord(qid, video, question, options, answer, start, end, qtype)
+    windows, duration = _evidence(raw)
+    return QARecord(qid, video, question, options, answer, start, end, qtype, windows, duration)
 
 
 def moment_record_from_dict(raw: Mapping[str, Any]) -> MomentRecord:
@@ -242,6 +248,32 @@ def _span(raw: Mapping[str, Any]) -> tuple[float | None, float | None]:
     if start > end:
         raise RecordError("start", f"'start' {start} is after 'end' {end}; expected start <= end: swap them")
     return start, end
+
+
+def _evidence(raw: Mapping[str, Any]) -> tuple[tuple[tuple[float, float], ...], float | None]:
+    """Optional evidence `windows` (seconds) with the video `duration` they need; each must overlap the video."""
+    if raw.get("windows") is None and raw.get("duration") is None:
+        return (), None
+    if raw.get("windows") is None or raw.get("duration") is None:
+        raise RecordError("windows", "'windows' and 'duration' come together; give both (seconds) or neither")
+    duration = _number(raw, "duration", "the video length in seconds, > 0")
+    value = raw["windows"]
+    if duration <= 0 or not isinstance(value, list) or not value:
+        expected = "a non-empty list of [start, end] seconds and the video's duration > 0"
+        raise RecordError("windows", f"'windows' is {value!r:.60} with duration {duration}; expected {expected}")
+    windows = []
+    for index, window in enumerate(value):
+        field = f"windows[{index}]"
+        if not isinstance(window, list) or len(window) != 2:
+            raise RecordError(field, f"'{field}' is {window!r}; expected [start, end] in seconds")
+        start, end = (_number({field: bound}, field, "seconds") for bound in window)
+        # NExT-GQA's own windows may start a little below 0 or end past its rounded integer duration:
+        # only a window wholly outside the video (frames mistaken for seconds, say) is wrong.
+        if not (start <= end and end >= 0 and start <= duration):
+            expected = f"start <= end, overlapping the video 0..{duration} s (seconds, not frames)"
+            raise RecordError(field, f"'{field}' is {window!r}; expected {expected}")
+        windows.append((start, end))
+    return tuple(windows), duration
 
 
 def _moment_qid(raw: Mapping[str, Any]) -> str:
