@@ -127,7 +127,7 @@ def test_record_window_slightly_outside_the_video_is_kept() -> None:
         ({"windows": None}, "windows", "'windows' and 'duration' come together"),
         ({"windows": []}, "windows", "expected a non-empty list of [start, end] seconds"),
         ({"windows": [[3.0, 1.0]]}, "windows[0]", "expected start <= end"),
-        ({"windows": [[0.0, 1.0], [300.0, 450.0]]}, "windows[1]", "overlapping the video 0..21.0 s (seconds, not frames)"),
+        ({"windows": [[0.0, 1.0], [300.0, 450.0]]}, "windows[1]", "overlapping the video 0..21.0 s (seconds, not"),
         ({"windows": [[1.0]]}, "windows[0]", "expected [start, end] in seconds"),
         ({"windows": [[1.0, "x"]]}, "windows[0]", "expected a number"),
     ],

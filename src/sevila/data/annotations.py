@@ -20,6 +20,7 @@ QA_FORMAT = "a JSON list of QA records {video, qid, question, num_option, a0..a4
 MOMENT_FORMAT = "a JSON list or JSON Lines of QVHighlights records {qid, query, duration, video|vid, relevant_windows?}"
 
 _Record = TypeVar("_Record")
+Windows = tuple[tuple[float, float], ...]
 
 
 class RecordError(ValueError):
@@ -43,7 +44,7 @@ class QARecord:
     end: float | None
     qtype: str
     # NExT-GQA: ground-truth evidence windows in seconds of the video, and the video's length.
-    windows: tuple[tuple[float, float], ...] = ()
+    windows: Windows = ()
     duration: float | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -250,30 +251,35 @@ def _span(raw: Mapping[str, Any]) -> tuple[float | None, float | None]:
     return start, end
 
 
-def _evidence(raw: Mapping[str, Any]) -> tuple[tuple[tuple[float, float], ...], float | None]:
-    """Optional evidence `windows` (seconds) with the video `duration` they need; each must overlap the video."""
-    if raw.get("windows") is None and raw.get("duration") is None:
-        return (), None
-    if raw.get("windows") is None or raw.get("duration") is None:
-        raise RecordError("windows", "'windows' and 'duration' come together; give both (seconds) or neither")
-    duration = _number(raw, "duration", "the video length in seconds, > 0")
-    value = raw["windows"]
-    if duration <= 0 or not isinstance(value, list) or not value:
-        expected = "a non-empty list of [start, end] seconds and the video's duration > 0"
-        raise RecordError("windows", f"'windows' is {value!r:.60} with duration {duration}; expected {expected}")
+def _checked_windows(name: str, value: list[Any], fits: Callable[[float, float], bool], expected: str) -> Windows:
+    """Each `[start, end]` (seconds) of the list field `name`; a window that does not `fit` is an error."""
     windows = []
     for index, window in enumerate(value):
-        field = f"windows[{index}]"
+        field = f"{name}[{index}]"
         if not isinstance(window, list) or len(window) != 2:
             raise RecordError(field, f"'{field}' is {window!r}; expected [start, end] in seconds")
         start, end = (_number({field: bound}, field, "seconds") for bound in window)
-        # NExT-GQA's own windows may start a little below 0 or end past its rounded integer duration:
-        # only a window wholly outside the video (frames mistaken for seconds, say) is wrong.
-        if not (start <= end and end >= 0 and start <= duration):
-            expected = f"start <= end, overlapping the video 0..{duration} s (seconds, not frames)"
+        if not fits(start, end):
             raise RecordError(field, f"'{field}' is {window!r}; expected {expected}")
         windows.append((start, end))
-    return tuple(windows), duration
+    return tuple(windows)
+
+
+def _evidence(raw: Mapping[str, Any]) -> tuple[Windows, float | None]:
+    """Optional evidence `windows` (seconds) with the video `duration` they need; each must overlap the video."""
+    given = [raw.get(name) is not None for name in ("windows", "duration")]
+    if not any(given):
+        return (), None
+    if not all(given):
+        raise RecordError("windows", "'windows' and 'duration' come together; give both (seconds) or neither")
+    duration, value = _number(raw, "duration", "the video length in seconds, > 0"), raw["windows"]
+    if duration <= 0 or not isinstance(value, list) or not value:
+        expected = "a non-empty list of [start, end] seconds and the video's duration > 0"
+        raise RecordError("windows", f"'windows' is {value!r:.60} with duration {duration}; expected {expected}")
+    # NExT-GQA's windows may start below 0 or end past its rounded duration: only wholly outside is wrong.
+    expected = f"start <= end, overlapping the video 0..{duration} s (seconds, not frames)"
+    windows = _checked_windows("windows", value, lambda s, e: s <= e and e >= 0 and s <= duration, expected)
+    return windows, duration
 
 
 def _moment_qid(raw: Mapping[str, Any]) -> str:
@@ -284,20 +290,12 @@ def _moment_qid(raw: Mapping[str, Any]) -> str:
     return _text(raw, "qid", "the query id, e.g. QVHighlight_2579 or 2579")
 
 
-def _windows(raw: Mapping[str, Any], duration: float) -> tuple[tuple[float, float], ...]:
+def _windows(raw: Mapping[str, Any], duration: float) -> Windows:
     value = raw.get("relevant_windows")
     if value is None:
         return ()
     if not isinstance(value, list):
         expected = "expected a list of [start, end] seconds"
         raise RecordError("relevant_windows", f"'relevant_windows' is {value!r}; {expected}")
-    windows = []
-    for index, window in enumerate(value):
-        field = f"relevant_windows[{index}]"
-        if not isinstance(window, list) or len(window) != 2:
-            raise RecordError(field, f"'{field}' is {window!r}; expected [start, end] in seconds")
-        start, end = (_number({field: bound}, field, "seconds") for bound in window)
-        if not 0 <= start <= end <= duration:
-            raise RecordError(field, f"'{field}' is {window!r}; expected 0 <= start <= end <= duration ({duration})")
-        windows.append((start, end))
-    return tuple(windows)
+    expected = f"0 <= start <= end <= duration ({duration})"
+    return _checked_windows("relevant_windows", value, lambda start, end: 0 <= start <= end <= duration, expected)
