@@ -25,6 +25,7 @@ from sevila.metrics.formats import (
     read_qa_predictions,
 )
 from sevila.metrics.moments import moment_retrieval_metrics
+from sevila.metrics.nextgqa_cli import main as nextgqa_main
 
 QA_METRICS: dict[str, Callable[[list[QARow]], dict[str, float]]] = {
     "nextqa": nextqa_metrics,
@@ -42,7 +43,7 @@ EXPORTERS: dict[str, Callable[[Path, list[QARow]], None]] = {
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sevila metrics", description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", choices=[*QA_METRICS, "qvhighlights"])
+    parser.add_argument("dataset", choices=[*QA_METRICS, "qvhighlights", "nextgqa"])
     parser.add_argument(
         "--predictions",
         type=Path,
@@ -65,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     """Print the metrics of one prediction file as one JSON object on stdout."""
+    if argv[:1] == ["nextgqa"]:  # its own flags (windows, answers, gsub): `sevila metrics nextgqa --help`
+        return nextgqa_main(argv[1:])
     args = _parser().parse_args(argv)
     result = _moment_metrics(args) if args.dataset == "qvhighlights" else _qa_metrics(args)
     print(json.dumps(result))
