@@ -12,7 +12,7 @@ from typing import Literal
 from sevila.errors import SevilaError
 
 Task = Literal["qa", "event", "moments"]  # which prompts (§2): question + options, event prediction, a moment query
-Metric = Literal["accuracy", "nextqa", "star", "moments"]  # the official table of `sevila.metrics.official`
+Metric = Literal["accuracy", "nextqa", "star", "moments", "grounding"]  # the official table (`metrics.official`)
 Layout = Literal["flat", "nextqa", "vlep"]  # where the videos lie under the video folder (`data.video_paths`)
 
 
@@ -45,6 +45,9 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark("nextqa", "NExT-QA", "qa", 5, NEXTQA_TYPES, "nextqa", "Acc", "video", "nextqa",
                   "the official csv (video,frame_count,width,height,question,answer,qid,type,a0..a4) and "
                   "map_vid_vidorID.json", "submission_nextqa.json"),
+        Benchmark("nextgqa", "NExT-GQA", "qa", 5, NEXTQA_TYPES, "grounding", "Acc@GQA", "video", "nextqa",
+                  "the official csv (video,frame_count,width,height,question,answer,qid,type,a0..a4; the answer as "
+                  "text) with gsub_<split>.json (the evidence windows) and map_vid_vidorID.json", ""),
         Benchmark("star", "STAR", "qa", 4, STAR_CATEGORIES, "star", "Mean", "span", "flat",
                   "the official STAR JSON list (question_id, question, choices, answer, video_id, start, end)", ""),
         Benchmark("how2qa", "How2QA", "qa", 4, (), "accuracy", "Acc", "span", "flat",

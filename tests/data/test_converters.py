@@ -206,6 +206,6 @@ def test_convert_rejects_csv_without_required_columns(tmp_path: Path) -> None:
 
 
 def test_convert_rejects_unknown_dataset() -> None:
-    expected = "unknown dataset 'msrvtt'; expected one of: nextqa, star, how2qa, tvqa, vlep, qvhighlights"
+    expected = "unknown dataset 'msrvtt'; expected one of: nextqa, nextgqa, star, how2qa, tvqa, vlep, qvhighlights"
     with pytest.raises(SevilaError, match=expected):
         convert("msrvtt", FIXTURES / "vlep" / "vlep_dev_sample.jsonl")

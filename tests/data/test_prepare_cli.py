@@ -13,7 +13,7 @@ from sevila.data.annotations import read_qa_annotations
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 VLEP_DEV = FIXTURES / "vlep" / "vlep_dev_sample.jsonl"
 TVQA_TEST = FIXTURES / "tvqa" / "tvqa_test_public_sample.jsonl"
-DATASETS = "nextqa, star, how2qa, tvqa, vlep, qvhighlights"
+DATASETS = "nextqa, nextgqa, star, how2qa, tvqa, vlep, qvhighlights"
 
 
 def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -29,6 +29,17 @@ def test_prepare_nextqa_writes_the_sevila_json(tmp_path: Path) -> None:
     assert main(argv) == 0
     records = read_qa_annotations(output)
     assert [(record.qid, record.video) for record in records][:1] == [("CH_4010069381_6", "1106/4010069381")]
+
+
+def test_prepare_nextgqa_writes_records_with_windows(tmp_path: Path) -> None:
+    output, nextgqa = tmp_path / "val.json", FIXTURES / "nextgqa"
+    argv = ["prepare", "nextgqa", "--input", str(nextgqa / "val_sample.csv"), "--output", str(output),
+            "--grounding", str(nextgqa / "gsub_val_sample.json"),
+            "--video-map", str(nextgqa / "map_vid_vidorID_sample.json")]  # fmt: skip
+    assert main(argv) == 0
+    records = read_qa_annotations(output)
+    assert (len(records), records[1].qid, records[1].video, records[1].windows) == (
+        11, "CH_11584566583_3", "1161/11584566583", ((6.7, 7.8),))  # fmt: skip
 
 
 def test_prepare_skip_invalid_writes_the_report_beside_the_output(tmp_path: Path) -> None:

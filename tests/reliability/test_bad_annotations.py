@@ -56,7 +56,7 @@ def test_unknown_dataset_name_lists_the_valid_ones(tmp_path, capsys) -> None:
     (tmp_path / "val.json").write_text(_rows(RECORD))  # a valid file: the dataset name is the only problem
     assert main(["data", "check", "nexqta", "--annotations", str(tmp_path / "val.json")]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "sevila data: error: unknown dataset 'nexqta'; expected one of: nextqa, star, how2qa, tvqa, vlep, qvhighlights"
+        "sevila data: error: unknown dataset 'nexqta'; expected one of: nextqa, nextgqa, star, how2qa, tvqa, vlep, qvhighlights"
     ]
 
 

@@ -20,6 +20,7 @@ QA_FORMAT = "a JSON list of QA records {video, qid, question, num_option, a0..a4
 MOMENT_FORMAT = "a JSON list or JSON Lines of QVHighlights records {qid, query, duration, video|vid, relevant_windows?}"
 
 _Record = TypeVar("_Record")
+Windows = tuple[tuple[float, float], ...]
 
 
 class RecordError(ValueError):
@@ -32,7 +33,7 @@ class RecordError(ValueError):
 
 @dataclass(frozen=True)
 class QARecord:
-    """One multiple-choice question about one video (or its `[start, end]` seconds)."""
+    """One multiple-choice question about one video (or its `[start, end]` seconds), with its evidence windows."""
 
     qid: str
     video: str
@@ -42,6 +43,9 @@ class QARecord:
     start: float | None
     end: float | None
     qtype: str
+    # NExT-GQA: ground-truth evidence windows in seconds of the video, and the video's length.
+    windows: Windows = ()
+    duration: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record in the SeViLA JSON format."""
@@ -51,6 +55,8 @@ class QARecord:
         data["answer"] = self.answer
         if self.start is not None:
             data.update(start=self.start, end=self.end)
+        if self.windows:
+            data.update(duration=self.duration, windows=[list(window) for window in self.windows])
         return data
 
 
@@ -95,7 +101,8 @@ def qa_record_from_dict(raw: Mapping[str, Any]) -> QARecord:
     answer = _answer(raw, num_option)
     start, end = _span(raw)
     video = _text(raw, "video", "the video name or relative path")
-    return QARecord(qid, video, question, options, answer, start, end, qtype)
+    windows, duration = _evidence(raw)
+    return QARecord(qid, video, question, options, answer, start, end, qtype, windows, duration)
 
 
 def moment_record_from_dict(raw: Mapping[str, Any]) -> MomentRecord:
@@ -242,6 +249,37 @@ def _span(raw: Mapping[str, Any]) -> tuple[float | None, float | None]:
     return start, end
 
 
+def _checked_windows(name: str, value: list[Any], fits: Callable[[float, float], bool], expected: str) -> Windows:
+    """Each `[start, end]` (seconds) of the list field `name`; a window that does not `fit` is an error."""
+    windows = []
+    for index, window in enumerate(value):
+        field = f"{name}[{index}]"
+        if not isinstance(window, list) or len(window) != 2:
+            raise RecordError(field, f"'{field}' is {window!r}; expected [start, end] in seconds")
+        start, end = (_number({field: bound}, field, "seconds") for bound in window)
+        if not fits(start, end):
+            raise RecordError(field, f"'{field}' is {window!r}; expected {expected}")
+        windows.append((start, end))
+    return tuple(windows)
+
+
+def _evidence(raw: Mapping[str, Any]) -> tuple[Windows, float | None]:
+    """Optional evidence `windows` (seconds) with the video `duration` they need; each must overlap the video."""
+    given = [raw.get(name) is not None for name in ("windows", "duration")]
+    if not any(given):
+        return (), None
+    if not all(given):
+        raise RecordError("windows", "'windows' and 'duration' come together; give both (seconds) or neither")
+    duration, value = _number(raw, "duration", "the video length in seconds, > 0"), raw["windows"]
+    if duration <= 0 or not isinstance(value, list) or not value:
+        expected = "a non-empty list of [start, end] seconds and the video's duration > 0"
+        raise RecordError("windows", f"'windows' is {value!r:.60} with duration {duration}; expected {expected}")
+    # NExT-GQA's windows may start below 0 or end past its rounded duration: only wholly outside is wrong.
+    expected = f"start <= end, overlapping the video 0..{duration} s (seconds, not frames)"
+    windows = _checked_windows("windows", value, lambda s, e: s <= e and e >= 0 and s <= duration, expected)
+    return windows, duration
+
+
 def _moment_qid(raw: Mapping[str, Any]) -> str:
     """Official QVHighlights qids are integers; they become `QVHighlight_<qid>` as in the SeViLA format (§8)."""
     value = _require(raw, "qid", "the query id")
@@ -250,20 +288,12 @@ def _moment_qid(raw: Mapping[str, Any]) -> str:
     return _text(raw, "qid", "the query id, e.g. QVHighlight_2579 or 2579")
 
 
-def _windows(raw: Mapping[str, Any], duration: float) -> tuple[tuple[float, float], ...]:
+def _windows(raw: Mapping[str, Any], duration: float) -> Windows:
     value = raw.get("relevant_windows")
     if value is None:
         return ()
     if not isinstance(value, list):
         expected = "expected a list of [start, end] seconds"
         raise RecordError("relevant_windows", f"'relevant_windows' is {value!r}; {expected}")
-    windows = []
-    for index, window in enumerate(value):
-        field = f"relevant_windows[{index}]"
-        if not isinstance(window, list) or len(window) != 2:
-            raise RecordError(field, f"'{field}' is {window!r}; expected [start, end] in seconds")
-        start, end = (_number({field: bound}, field, "seconds") for bound in window)
-        if not 0 <= start <= end <= duration:
-            raise RecordError(field, f"'{field}' is {window!r}; expected 0 <= start <= end <= duration ({duration})")
-        windows.append((start, end))
-    return tuple(windows)
+    expected = f"0 <= start <= end <= duration ({duration})"
+    return _checked_windows("relevant_windows", value, lambda start, end: 0 <= start <= end <= duration, expected)

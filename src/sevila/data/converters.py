@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sevila.data import raw_formats
+from sevila.data import nextgqa, raw_formats
 from sevila.data.annotations import (
     MomentRecord,
     QARecord,
@@ -67,9 +67,13 @@ def convert(
     path: str | Path,
     video_map: Mapping[str, str] | None = None,
     skip_invalid: bool = False,
+    grounding: str | Path | None = None,
 ) -> Conversion:
-    """Convert one official annotation file of `dataset`; a bad row raises SevilaError unless `skip_invalid`."""
-    rows, to_dict = _source(check_dataset(dataset), Path(path), video_map)
+    """Convert one official file of `dataset` (`grounding`: NExT-GQA's gsub); bad rows raise unless `skip_invalid`."""
+    if dataset == "nextgqa":
+        rows, to_dict = nextgqa.source(Path(path), video_map, grounding)
+    else:
+        rows, to_dict = _source(check_dataset(dataset), Path(path), video_map)
     parse = moment_record_from_dict if dataset == "qvhighlights" else qa_record_from_dict
     conversion = _convert_rows(Path(path), rows, to_dict, parse, skip_invalid)
     if dataset == "tvqa":

@@ -32,7 +32,9 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     check_dataset(args.dataset)
     video_map = load_video_map(args.video_map) if args.video_map else None
-    conversion = convert(args.dataset, args.input, video_map=video_map, skip_invalid=args.skip_invalid)
+    conversion = convert(
+        args.dataset, args.input, video_map=video_map, skip_invalid=args.skip_invalid, grounding=args.grounding
+    )
     if args.skip_invalid:
         report = report_path(args.output)
         write_jsonl(report, [problem.to_json() for problem in conversion.problems])
@@ -53,7 +55,8 @@ def _parser() -> OneLineParser:
     parser.add_argument("dataset", metavar="DATASET", help=f"one of: {', '.join(DATASETS)}")
     parser.add_argument("--input", required=True, type=Path, help="the official annotation file (csv/json/jsonl)")
     parser.add_argument("--output", required=True, type=Path, help="the SeViLA-format JSON list to write")
-    parser.add_argument("--video-map", type=Path, help="NExT-QA map_vid_vidorID.json (needed for nextqa)")
+    parser.add_argument("--video-map", type=Path, help="NExT-QA map_vid_vidorID.json (needed for nextqa, nextgqa)")
+    parser.add_argument("--grounding", type=Path, help="NExT-GQA gsub_<split>.json, the windows (needed for nextgqa)")
     parser.add_argument(
         "--skip-invalid",
         action="store_true",

@@ -1,5 +1,5 @@
-"""Benchmark metrics (sevila-method.md §9): accuracy by question type, QVHighlights moment retrieval,
-readers of the official prediction/annotation formats and writers of the official submission formats."""
+"""Benchmark metrics (sevila-method.md §9): accuracy by question type, QVHighlights moment retrieval, NExT-GQA
+grounded QA, readers of the official prediction/annotation formats and writers of the official submission formats."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sevila.metrics.formats import (
     read_qa_annotations,
     read_qa_predictions,
 )
+from sevila.metrics.grounding import GroundedQAMetrics, iop, iou, nextgqa_metrics
 from sevila.metrics.moments import (
     average_precision,
     frame_scores_to_moments,
@@ -26,12 +27,16 @@ from sevila.metrics.moments import (
 )
 
 __all__ = [
+    "GroundedQAMetrics",
     "Prediction",
     "QARow",
     "accuracy_by_type",
     "average_precision",
     "frame_scores_to_moments",
+    "iop",
+    "iou",
     "moment_retrieval_metrics",
+    "nextgqa_metrics",
     "nextqa_metrics",
     "question_type",
     "read_moment_annotations",

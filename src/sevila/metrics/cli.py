@@ -26,6 +26,7 @@ from sevila.metrics.formats import (
     read_qa_predictions,
 )
 from sevila.metrics.moments import moment_retrieval_metrics
+from sevila.metrics.nextgqa_cli import main as nextgqa_main
 from sevila.metrics.official import check_options, score, write_submission
 
 
@@ -54,6 +55,8 @@ def _parser() -> OneLineParser:
 
 def main(argv: list[str]) -> int:
     """Print the metrics of one prediction file as one JSON object on stdout."""
+    if argv[:1] == ["nextgqa"]:  # its own flags (windows, answers, gsub): `sevila metrics nextgqa --help`
+        return nextgqa_main(argv[1:])
     args = _parser().parse_args(argv)
     result = _moment_metrics(args) if benchmark(args.dataset).metric == "moments" else _qa_metrics(args)
     print(json.dumps(result))
