@@ -22,8 +22,10 @@ CKPT := checkpoints/$(PROFILE)
 RESULTS := results/$(PROFILE)/$(DATASET)
 # Stage outputs; override to start from other weights, e.g. LOCALIZER=checkpoints/paper/sevila_pretrained.safetensors
 LOCALIZER ?= $(CKPT)/$(MOMENTS)/localizer.safetensors
-ANSWERER ?= $(CKPT)/$(DATASET)/answerer.safetensors
-REFINED ?= $(CKPT)/$(DATASET)/localizer_refined.safetensors
+# NExT-GQA is evaluation only: its questions are NExT-QA's, so it uses the NExT-QA stage outputs.
+TRAINED_ON := $(if $(filter nextgqa,$(DATASET)),nextqa,$(DATASET))
+ANSWERER ?= $(CKPT)/$(TRAINED_ON)/answerer.safetensors
+REFINED ?= $(CKPT)/$(TRAINED_ON)/localizer_refined.safetensors
 LAVIS ?= sevila_pretrained.pth
 # ViT features of evaluation and refinement frames, reused across epochs and runs; CACHE= turns the cache off
 CACHE ?= $(CKPT)/features

@@ -54,7 +54,7 @@ def test_chain_evaluate_writes_predictions_for_every_question(chain, tiny_benchm
     questions = json.loads((tiny_benchmark / "qa" / "val.json").read_text())
     assert sorted(p["qid"] for p in predictions) == sorted(q["qid"] for q in questions)
     for row in predictions:
-        assert set(row) == {"qid", "prediction", "target", "frame_idx"}
+        assert set(row) == {"qid", "prediction", "target", "frame_idx", "window"}
         assert len(row["frame_idx"]) == 2 and row["frame_idx"] == sorted(row["frame_idx"])
     metrics = json.loads((chain / "results" / "metrics.json").read_text())
     assert metrics["num_evaluated"] == len(questions) and 0 <= metrics["Acc"] <= 100 and not metrics["zero_shot"]

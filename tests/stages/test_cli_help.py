@@ -10,7 +10,7 @@ from sevila.cli import main
 
 STAGES = ("PretrainLocalizer", "FinetuneAnswerer", "RefineLocalizer", "Evaluate")
 METAVAR = re.compile(r"[A-Z_]+|\{.*\}|\[.*\]")  # NAME, {a,b} or [ITEM,...] after the flag
-DATAMODULES = ("NExTQA", "STAR", "How2QA", "TVQA", "VLEP", "DemoQA", "QVHighlights")
+DATAMODULES = ("NExTQA", "NExTGQA", "STAR", "How2QA", "TVQA", "VLEP", "DemoQA", "QVHighlights")
 
 
 def flag_help(text: str, group: str) -> dict[str, str]:

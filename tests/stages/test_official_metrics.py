@@ -24,7 +24,10 @@ QUESTIONS = {
     "tvqa": [(f"TVQA_{i}", f"friends_s01e0{i % 2}_seg02_clip_00", i != 0) for i in range(3)],
     "vlep": [(f"VLEP_{i}", f"friends_s01e0{i % 2}_seg02_clip_00_ep", True) for i in range(3)],
     "demo": [(f"{kind}_v{i}_{i}", f"v{i % 2}", False) for i, kind in enumerate(("Color", "Shape", "Color"))],
+    "nextgqa": [("CW_0001_0", "0001/v0", False), ("TC_0001_1", "0001/v0", False), ("DO_0002_0", "0002/v1", False)],
 }
+# NExT-GQA evidence windows (seconds of the 3 s videos): one, two and one windows.
+WINDOWS = {"CW_0001_0": [[0.5, 1.5]], "TC_0001_1": [[0.0, 0.4], [2.0, 3.0]], "DO_0002_0": [[1.0, 2.9]]}
 SUBMISSIONS = {"nextqa": "submission_nextqa.json", "vlep": "submission_vlep.jsonl"}
 
 
@@ -32,6 +35,8 @@ def _record(name: str, qid: str, video: str, span: bool, answer: int) -> dict:
     count = BENCHMARKS[name].num_options
     record = {"video": video, "qid": qid, "question": "" if name == "vlep" else "what is the color",
               "num_option": count, **{f"a{i}": f"option {i}" for i in range(count)}, "answer": answer % count}
+    if name == "nextgqa":
+        record.update(duration=3.0, windows=WINDOWS[qid])
     return {**record, "start": 0.5, "end": 2.5} if span else record
 
 
@@ -69,11 +74,20 @@ def test_metrics_json_equals_sevila_metrics_on_the_same_predictions(
                             data=data, trainer={"default_root_dir": str(out)})
     assert run_stage("test", "evaluate", "demo_qa" if name == "demo" else name, overlay) == 0
     written = json.loads((out / "metrics.json").read_text())
-    printed = _official(capsys, name, "--predictions", str(out / "predictions.json"))
-    table = {key: value for key, value in printed.items() if not key.endswith("_predictions")}
+    extra = ["--annotations", str(root / "qa" / "val.json")] if name == "nextgqa" else []
+    printed = _official(capsys, name, "--predictions", str(out / "predictions.json"), *extra)
+    if name == "nextgqa":  # the official files read back give the same numbers
+        official = _official(capsys, name, "--predictions", str(out / "nextgqa_ground.json"), "--answers",
+                             str(out / "nextgqa_res.json"), *extra)
+        assert official == printed and set(json.loads((out / "nextgqa_ground.json").read_text())) == {
+            "0001_0", "0001_1", "0002_0"}
+        assert (printed["missing_predictions"], printed["unmatched_predictions"]) == (0, 0)
+    table = {key: value for key, value in printed.items() if name == "nextgqa" or not key.endswith("_predictions")}
     assert {key: written[key] for key in table} == table
     assert printed["num_evaluated"] == len(QUESTIONS[name])
-    assert set(written) - set(table) == {"skipped_videos", "selection", "zero_shot"}
+    assert set(written) - set(table) == {"skipped_videos", "selection", "grounding", "zero_shot"}
+    rows = json.loads((out / "predictions.json").read_text())
+    assert all(len(row["window"]) == 2 and 0 <= row["window"][0] <= row["window"][1] <= 3.0 for row in rows)
     headline = BENCHMARKS[name].headline
     assert headline in written and 0 <= written[headline] <= 100
     if name == "nextqa":  # groups C/T/D and fine types with TP counted in TN, as the official table
@@ -114,3 +128,21 @@ def test_evaluate_stops_before_decoding_when_the_split_cannot_fill_the_table(
     assert err.splitlines()[-1] == (f"sevila test: error: {root / 'qa' / 'val.json'}: the STAR mean needs all four "
                                     "categories; no question of Feasibility")
     assert not (tmp_path / "out" / "predictions.json").exists()
+
+
+def test_evaluate_grounds_with_the_chosen_rule(tmp_path, tiny_backbone_dir, source_video):
+    root = _benchmark(tmp_path / "bench", "nextgqa", source_video)
+    windows = {}
+    for rule in ("keyframes", "run"):
+        out = tmp_path / rule
+        overlay = write_overlay(tmp_path / f"{rule}.yaml", tiny_backbone_dir, root, "qa",
+                                model={"output_dir": str(out), "grounding": rule}, data={"video_map": None},
+                                trainer={"default_root_dir": str(out)})
+        assert run_stage("test", "evaluate", "nextgqa", overlay) == 0
+        assert json.loads((out / "metrics.json").read_text())["grounding"] == rule
+        windows[rule] = {row["qid"]: row["window"] for row in json.loads((out / "predictions.json").read_text())}
+    times = [round(i / 8, 2) for i in (3, 9, 15, 21)]  # the 4 segment midpoints of 24 frames at 8 fps (k = 2)
+    for qid, (start, end) in windows["keyframes"].items():
+        assert start in times and end in times and start < end, qid  # first and last keyframe's times
+    for qid, (start, end) in windows["run"].items():  # a run covers whole steps between candidates
+        assert 0.0 <= start < end, qid

@@ -299,6 +299,12 @@ class NExTQA(VideoQADataModule):
     benchmark = BENCHMARKS["nextqa"]
 
 
+class NExTGQA(VideoQADataModule):
+    """NExT-GQA: NExT-QA questions with evidence windows (`sevila prepare nextgqa`), val and test splits only."""
+
+    benchmark = BENCHMARKS["nextgqa"]
+
+
 class STAR(VideoQADataModule):
     """STAR: 4 options, clips cut by each question's [start, end]."""
 

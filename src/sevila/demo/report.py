@@ -2,7 +2,9 @@
 
 keyframe_hit_rate: percent of the selected frames that lie inside the video's event window.
 pseudo_label_precision: percent of the frames the reverse chain labelled `yes` that lie inside it.
-Both are computed from the files the pipeline wrote; the event windows are read only here, to score.
+mIoU, IoP@0.5, Acc@GQA: NExT-GQA's grounding metrics of each prediction's `window` (the `keyframes` rule, from the
+first to the last keyframe) against the event's window in seconds (its frames first/fps to (last + 1)/fps).
+All are computed from the files the pipeline wrote; the event windows are read only here, to score.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sevila import prompts
 from sevila.data.annotations import read_qa_annotations
 from sevila.inference import answer_video
 from sevila.io import atomic_open, write_json
+from sevila.metrics.grounding import nextgqa_metrics
 from sevila.model.backbone import load_blip2
 from sevila.model.head_weights import load_heads
 from sevila.model.sevila import SeViLA
@@ -24,18 +27,30 @@ from sevila.visualize import bar_chart, contact_sheet, save_png, stack_verticall
 log = logging.getLogger(__name__)
 
 MODES = ("uniform", "localizer", "refined")
+GROUNDING = ("mIoU", "IoP@0.5", "Acc@GQA")
 
 
 def _inside(frame: int, window: list[int]) -> bool:
     return window[0] <= frame <= window[1]
 
 
-def mode_summary(results: Path, videos: dict[str, str], windows: dict[str, list[int]]) -> dict[str, float]:
-    """Accuracy and keyframe hit rate of one evaluation folder (predictions.json + metrics.json)."""
+def mode_summary(
+    results: Path, videos: dict[str, str], windows: dict[str, list[int]], fps: float
+) -> dict[str, float | None]:
+    """Accuracy, keyframe hit rate and grounding of one evaluation folder (predictions.json + metrics.json)."""
     metrics = json.loads((results / "metrics.json").read_text(encoding="utf-8"))
     predictions = json.loads((results / "predictions.json").read_text(encoding="utf-8"))
     hits = [_inside(f, windows[videos[p["qid"]]]) for p in predictions for f in p["frame_idx"]]
-    return {"accuracy": metrics["Acc"], "keyframe_hit_rate": round(100 * sum(hits) / len(hits), 2)}
+    truths = {p["qid"]: [_seconds(windows[videos[p["qid"]]], fps)] for p in predictions}
+    grounded = nextgqa_metrics(truths, {p["qid"]: p["window"] for p in predictions},
+                               {p["qid"]: p["prediction"] == p["target"] for p in predictions}).to_json()
+    return {"accuracy": metrics["Acc"], "keyframe_hit_rate": round(100 * sum(hits) / len(hits), 2),
+            **{key: grounded[key] for key in GROUNDING}}
+
+
+def _seconds(window: list[int], fps: float) -> tuple[float, float]:
+    """An event's frames [first, last] as seconds: frame f lasts from f / fps to (f + 1) / fps."""
+    return window[0] / fps, (window[1] + 1) / fps
 
 
 def pseudo_label_summary(cache_dir: Path, videos: dict[str, str], windows: dict[str, list[int]]) -> dict[str, float]:
@@ -53,8 +68,10 @@ def pseudo_label_summary(cache_dir: Path, videos: dict[str, str], windows: dict[
 
 def markdown(summary: dict[str, Any]) -> str:
     """summary.md: one table row per mode."""
-    lines = ["# SeViLA demo results", "", "| mode | accuracy | keyframe hit rate |", "|---|---|---|"]
-    lines += [f"| {m} | {summary[m]['accuracy']:.2f} | {summary[m]['keyframe_hit_rate']:.2f} |" for m in MODES]
+    lines = ["# SeViLA demo results", "", "| mode | accuracy | keyframe hit rate | " + " | ".join(GROUNDING) + " |",
+             "|---|---|---|" + "---|" * len(GROUNDING)]
+    lines += [f"| {m} | {summary[m]['accuracy']:.2f} | {summary[m]['keyframe_hit_rate']:.2f} | "
+              + " | ".join(f"{summary[m][key]:.1f}" for key in GROUNDING) + " |" for m in MODES]
     lines += ["", f"pseudo-label precision: {summary['pseudo_label_precision']:.2f} "
               f"(positive rate {summary['pseudo_label_positive_rate']:.2f})", ""]
     return "\n".join(lines)
@@ -76,7 +93,8 @@ def write_report(data: Path, results: Path, checkpoints: Path, backbone: str, nu
     records = read_qa_annotations(data / "qa" / "train.json") + read_qa_annotations(data / "qa" / "val.json")
     videos = {record.qid: record.video for record in records}
     windows = json.loads((data / "event_windows.json").read_text(encoding="utf-8"))
-    summary: dict[str, Any] = {mode: mode_summary(results / mode, videos, windows) for mode in MODES}
+    fps = json.loads((data / "complete").read_text(encoding="utf-8"))["settings"]["fps"]
+    summary: dict[str, Any] = {mode: mode_summary(results / mode, videos, windows, fps) for mode in MODES}
     summary.update(pseudo_label_summary(checkpoints / "demo_qa" / "pseudo_labels", videos, windows))
     write_json(results / "summary.json", summary)
     with atomic_open(results / "summary.md") as handle:

@@ -8,13 +8,14 @@ from typing import Any
 
 from sevila.data.batch import QABatch
 from sevila.io import write_json
-from sevila.metrics.official import qa_table, write_submission
+from sevila.metrics.official import write_grounding_files, write_submission
+from sevila.metrics.windows import GroundingRule
 from sevila.model.keyframes import Selection
 from sevila.stages.qa_stage import QAStage, prediction_rows, qa_rows
 
 log = logging.getLogger(__name__)
 
-PREDICTION_KEYS = ("qid", "prediction", "target", "frame_idx")
+PREDICTION_KEYS = ("qid", "prediction", "target", "frame_idx", "window")
 
 
 class Evaluate(QAStage):
@@ -28,31 +29,41 @@ class Evaluate(QAStage):
     stage_name = "evaluate"
     trains = ()
 
-    def __init__(self, *args: Any, selection: Selection = "localizer", output_dir: str = "results", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, selection: Selection = "localizer", grounding: GroundingRule = "keyframes",
+        output_dir: str = "results", **kwargs: Any,
+    ) -> None:
         """Stage 4 of SeViLA. Zero-shot = no `init_answerer`: the Answerer is BLIP-2's Q-Former as is.
 
         Args:
             selection: how the k keyframes are picked: `localizer` (its top k of the n frames) or `uniform`.
-            output_dir: folder for predictions.json, metrics.json and the submission file.
+            grounding: how each question's evidence window (predictions.json `window`, NExT-GQA) is made of the
+                chain: `keyframes` (first to last keyframe, the NExT-GQA authors' rule) or `run` (the run of
+                high-scoring frames around the best one; `sevila.metrics.windows`).
+            output_dir: folder for predictions.json, metrics.json and the submission files.
         """
         super().__init__(*args, **kwargs)
         self.selection = selection
+        self.grounding = grounding
         self.output_dir = Path(output_dir)
 
     def test_step(self, batch: QABatch, batch_idx: int) -> None:
-        self._rows += prediction_rows(batch, self.chain(batch))
+        self._rows += prediction_rows(batch, self.chain(batch), self.grounding)
 
     def on_test_epoch_end(self) -> None:
-        rows = self.collect_rows("test")
+        rows, table = self.collect_rows("test")
         skipped = self.skipped_videos.report(self.output_dir, self.trainer.is_global_zero)
         if not self.trainer.is_global_zero:
             return
         benchmark = self.clip_data.benchmark
         answered = qa_rows(rows)
-        metrics = {**(qa_table(benchmark, answered) if rows else {}), "num_evaluated": len(rows),
-                   "skipped_videos": skipped, "selection": self.selection, "zero_shot": not self.hparams.init_answerer}
+        metrics = {"num_evaluated": len(rows), **table, "skipped_videos": skipped, "selection": self.selection,
+                   "grounding": self.grounding, "zero_shot": not self.hparams.init_answerer}
         write_json(self.output_dir / "predictions.json", [{key: row[key] for key in PREDICTION_KEYS} for row in rows])
         if benchmark.submission and rows:
             write_submission(benchmark, self.output_dir / benchmark.submission, answered)
+        if benchmark.metric == "grounding" and rows:
+            windows = {row["qid"]: row["window"] for row in rows if row["window"] is not None}
+            write_grounding_files(self.output_dir, answered, windows)
         write_json(self.output_dir / "metrics.json", metrics)
         log.info("evaluate: %s -> %s", metrics, self.output_dir)

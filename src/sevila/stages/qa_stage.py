@@ -9,27 +9,36 @@ from torch import Tensor
 from sevila.data.batch import QABatch
 from sevila.errors import SevilaError
 from sevila.metrics.accuracy import QARow
-from sevila.metrics.official import check_scorable, qa_table
+from sevila.metrics.official import check_scorable, grounding_table, qa_table
+from sevila.metrics.windows import GroundingRule, chain_window, frame_times
 from sevila.model.keyframes import Selection
 from sevila.model.sevila import ChainOutput
 from sevila.stages.base import SevilaStage
 from sevila.stages.gather import gather_rows
 
 
-def prediction_rows(batch: QABatch, out: ChainOutput) -> list[dict[str, Any]]:
-    """One row {index, qid, prediction, target, frame_idx} per question: the prediction-file format of `Evaluate`."""
+def prediction_rows(batch: QABatch, out: ChainOutput, grounding: GroundingRule = "keyframes") -> list[dict[str, Any]]:
+    """One row {index, qid, prediction, target, frame_idx, window} per question: `Evaluate`'s prediction format.
+
+    `window` is the evidence window in seconds that the `grounding` rule makes of the chain (`metrics.windows`);
+    None for a video whose frame rate is unknown (it then drops out of the grounding metrics).
+    """
     frame_idx = batch["frame_indices"].to(out.keyframe_indices.device).gather(1, out.keyframe_indices)  # (B, K)
     predictions = out.option_logits.argmax(dim=-1)
-    return [
-        {
+    rows = []
+    for i, qid in enumerate(batch["qid"]):
+        fps = float(batch["fps"][i])
+        scores = None if out.frame_scores is None else out.frame_scores[i].tolist()
+        times = frame_times(batch["frame_indices"][i].tolist(), fps) if fps > 0 else None
+        rows.append({
             "index": int(batch["index"][i]),
             "qid": qid,
             "prediction": int(predictions[i]),
             "target": int(batch["answer"][i]),
             "frame_idx": frame_idx[i].tolist(),
-        }
-        for i, qid in enumerate(batch["qid"])
-    ]
+            "window": None if times is None else chain_window(grounding, times, out.keyframe_indices[i].tolist(), scores),
+        })
+    return rows
 
 
 def qa_rows(rows: list[dict[str, Any]]) -> list[QARow]:
@@ -68,8 +77,8 @@ class QAStage(SevilaStage):
         """Stop before any frame is decoded if k > n, or if the split's questions cannot fill the official table."""
         self.check_num_keyframes(fitting=False)
         data = self.clip_data
-        qids = [record.qid for record in data.records(split)]
-        check_scorable(data.benchmark, qids, str(data.annotation_dir / str(data.files[split])))
+        truths = {record.qid: record.windows for record in data.records(split)}
+        check_scorable(data.benchmark, truths, str(data.annotation_dir / str(data.files[split])))
 
     def on_validation_start(self) -> None:
         self.check_split("val")
@@ -87,13 +96,23 @@ class QAStage(SevilaStage):
         self._rows += prediction_rows(batch, out)
         return out  # callbacks (`KeyframeSheets`) read it
 
-    def collect_rows(self, split: str) -> list[dict[str, Any]]:
-        """Every process's rows of this epoch, each question once; logs the official table as `{split}/<key>`."""
+    def official_table(self, split: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """The benchmark's official table of these prediction rows (`sevila metrics` computes the same)."""
+        data = self.clip_data
+        if data.benchmark.metric != "grounding":
+            return qa_table(data.benchmark, qa_rows(rows))
+        truths = {record.qid: record.windows for record in data.records(split)}
+        windows = {row["qid"]: row["window"] for row in rows if row["window"] is not None}
+        return grounding_table(truths, qa_rows(rows), windows, str(data.annotation_dir / str(data.files[split])))
+
+    def collect_rows(self, split: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Every process's rows of this epoch, each question once, and their official table (logged as `{split}/<key>`)."""
         rows, self._rows = gather_rows(self._rows), []
-        if rows:
-            for name, value in qa_table(self.clip_data.benchmark, qa_rows(rows)).items():
+        table = self.official_table(split, rows) if rows else {}
+        for name, value in table.items():
+            if isinstance(value, float):  # the percentages; counts and nulls are not logged
                 self.log(f"{split}/{name.lower()}", value, prog_bar=name == self.clip_data.benchmark.headline)
-        return rows
+        return rows, table
 
     def on_validation_epoch_end(self) -> None:
         self.collect_rows("val")
