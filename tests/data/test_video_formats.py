@@ -11,7 +11,6 @@ import torch
 from video_factory import edit_list, read_index, write_indexed_video, write_stream_copy, write_truncated_copy
 
 from sevila.data.video import VideoError, sample_frames, segment_indices
-from sevila.data.video_file import read_errors
 
 # (file name, codec): MPEG-TS as broadcasts and AVCHD cameras (.m2ts) write it, MPEG-PS as DVDs (.vob) and
 # MPEG-1/2 files (.mpg) hold it. MPEG-1/2 take only standard frame rates, hence fps=25 below; REAL_SIZE frames
@@ -153,12 +152,3 @@ def test_sample_frames_truncated_mpeg_ps_raises_video_error(tmp_path: Path):
     video = write_indexed_video(tmp_path / "v.mpg", 100, fps=25, gop=12, codec="mpeg2video")
     with pytest.raises(VideoError, match=r"cut.mpg: frame \d+ could not be decoded"):
         sample_frames(write_truncated_copy(video, tmp_path / "cut.mpg", 0.5), 100, size=32)
-
-
-def test_read_errors_turns_ffmpeg_permission_error_into_video_error(tmp_path: Path):
-    # FFmpeg's bare -1 (EPERM), here mp4 refusing a seek before its first keyframe, is PyAV's PermissionError.
-    source = write_indexed_video(tmp_path / "source.mp4", 60, fps=10, gop=12)
-    video = write_stream_copy(source, tmp_path / "cut.mp4", first_packet=16)
-    with pytest.raises(VideoError, match=r"cut.mp4: decoding failed \(PermissionError: .*Operation not permitted"):
-        with read_errors(video), av.open(str(video)) as container:
-            container.seek(0, stream=container.streams.video[0])

@@ -37,7 +37,7 @@ class Misaligned(Exception):
 
 @dataclass
 class SeekState:
-    """What one file's decoding workers learned about seeking in it (shared by the threads)."""
+    """What one file's decoding workers learned about seeking in it (threads share it; a lost count is harmless)."""
 
     dts_first: bool = False  # seeks land by decode timestamp (MPEG-TS, MPEG-PS)
     landed: int = 0  # runs decoded after a seek
