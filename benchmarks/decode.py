@@ -2,11 +2,15 @@
 
 usage: python benchmarks/decode.py [VIDEO ...] [--frames 32] [--size 224] [--repeat 3] [--memory]
 
-Without videos it generates a mix of h264 clips (5-120 s, 480p/720p, GOP 12/250) into a cache
-folder. For each video it samples n frames (evaluation indices) with `sample_frames`, with decord
-on the same indices when decord is installed (`pip install -e '.[bench]'`), and with "floor": a
-plain decode (no conversion) from each needed keyframe up to each sampled frame. `--memory`
-samples 32 frames from a long 720p video in a subprocess and reports its peak RSS.
+Without videos it generates a mix of h264 mp4 clips (5-120 s, 480p/720p, GOP 12/250) into a cache
+folder, and from them the other containers users bring: MPEG-TS (stream copy), MPEG-PS (MPEG-2), an
+mp4 cut at a keyframe with an edit list and one cut mid-GOP (what `ffmpeg -ss S -c copy` makes).
+For each video it samples n frames (evaluation indices) with `sample_frames`, with decord on the
+same indices when decord is installed (`pip install -e '.[bench]'`), with "seq": one sequential
+decode of every frame (no seeking, timed once: the reference frames and frame count), and with
+"floor": a plain decode (no conversion) from each needed keyframe up to each sampled frame (mp4
+only: it trusts seeks). `--memory` samples 32 frames from a long 720p video in a subprocess and
+reports its peak RSS.
 """
 
 from __future__ import annotations
@@ -22,11 +26,19 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
-from sevila.data.video import sample_frames, segment_indices
+from sevila.data.frame_table import scan
+from sevila.data.video import sample_frames
+from sevila.data.video_file import open_video
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from video_factory import write_stream_copy  # noqa: E402  (the cuts the tests decode)
 
 try:
     import decord
+
+    decord.logging.set_level(decord.logging.QUIET)  # its FFmpeg warns on every frame of the cut files
 except ImportError:  # optional extra `bench`
     decord = None
 
@@ -38,6 +50,7 @@ CLIPS = [  # name, seconds, (width, height), GOP
     ("720p_30s_gop12", 30, (1280, 720), 12),
     ("720p_120s_gop250", 120, (1280, 720), 250),
 ]
+FORMAT_BASE = "720p_30s_gop12"  # the clip the other containers are made from
 
 
 def make_clip(
@@ -48,17 +61,22 @@ def make_clip(
     fps: int = 30,
     preset: str = "veryfast",
     cheap: bool = False,
+    codec: str = "libx264",
 ) -> None:
     """Encode a panning grainy texture with a moving square (`cheap`: still, grainless texture)."""
     width, height = size
     rng = np.random.default_rng(0)
     coarse = rng.integers(0, 256, (height // 8 + 2, width // 8 + 2), dtype=np.uint8)
     texture = np.kron(coarse, np.ones((16, 16), dtype=np.uint8))  # 2x the frame, blocky
-    tmp = path.with_name(path.name + ".tmp.mp4")
+    tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")
     with av.open(str(tmp), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": preset, "crf": "23", "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
+        if codec == "libx264":
+            stream.options = {"preset": preset, "crf": "23", "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
+        else:  # MPEG-2 as DVDs and broadcasts carry it: 2 B-frames, open GOPs
+            stream.codec_context.gop_size, stream.codec_context.max_b_frames = gop, 2
+            stream.codec_context.bit_rate = 4_000_000
         for i in range(int(seconds * fps)):
             x, y = (0, 0) if cheap else ((3 * i) % width, i % height)
             luma = texture[y : y + height, x : x + width].copy()
@@ -90,6 +108,27 @@ def generated_clips(cache: Path) -> list[Path]:
     return paths
 
 
+def format_clips(cache: Path) -> list[Path]:
+    """MPEG-TS, MPEG-PS and cut mp4 versions of the base clip, generated once into `cache`."""
+    base = cache / f"{FORMAT_BASE}.mp4"
+    with av.open(str(base)) as container:
+        stream = container.streams.video[0]
+        ticks = round(1 / (stream.average_rate * stream.time_base))  # time-base units per frame
+    makers = {  # keyframes at every 12th frame: 300 is one, 305 is not
+        f"{FORMAT_BASE}.ts": lambda path: write_stream_copy(base, path),
+        f"{FORMAT_BASE}_editlist.mp4": lambda path: write_stream_copy(base, path, 300, zero_pts=306 * ticks),
+        f"{FORMAT_BASE}_midgop.mp4": lambda path: write_stream_copy(base, path, 305),
+        "480p_30s_gop12_mpeg2.mpg": lambda path: make_clip(path, 30, (854, 480), 12, codec="mpeg2video"),
+    }
+    paths = []
+    for filename, make in makers.items():
+        path = cache / filename
+        if not path.exists():
+            make(path)
+        paths.append(path)
+    return paths
+
+
 def floor_decode(path: Path, indices: list[int]) -> None:
     """Decode, without converting, from each needed keyframe to each sampled frame (threads on)."""
     with av.open(str(path)) as container:
@@ -105,6 +144,20 @@ def floor_decode(path: Path, indices: list[int]) -> None:
                 container.seek(key, stream=stream)
                 frames, last_key = container.decode(stream), key
             next(frame for frame in frames if frame.pts >= target)
+
+
+def sequential_frames(path: Path, indices: list[int], size: int) -> tuple[int, np.ndarray]:
+    """Decode every frame in order, no seeking: the frame count and the frames at `indices`, converted as ours."""
+    wanted, images, count = set(indices), {}, 0
+    reformatter = VideoReformatter()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for count, frame in enumerate(container.decode(stream), 1):
+            if count - 1 in wanted:
+                rgb = reformatter.reformat(frame, size, size, "rgb24", interpolation="BILINEAR", threads=1)
+                images[count - 1] = rgb.to_ndarray()
+    return count, np.stack([images.get(i, np.zeros((size, size, 3), np.uint8)) for i in indices])
 
 
 def run_decord(path: Path, indices: list[int], size: int) -> np.ndarray:
@@ -125,39 +178,62 @@ def interleaved_best(functions: dict[str, object], repeat: int) -> tuple[dict[st
     return best, results
 
 
-def bench_video(path: Path, frames: int, size: int, repeat: int) -> dict[str, object]:
-    """Time ours, decord and the floor on the same indices; compare our frames with decord's."""
-    indices = sample_frames(path, frames, size=size).indices  # also warms the page cache
-    functions = {
-        "ours": lambda: sample_frames(path, frames, size=size),
-        "floor": lambda: floor_decode(path, indices),
-    }
+def mean_diff(frames: np.ndarray, reference: np.ndarray) -> float:
+    """Mean absolute pixel difference of two (T, H, W, 3) stacks."""
+    return float(np.abs(frames.astype(np.float32) - reference.astype(np.float32)).mean())
+
+
+def bench_video(path: Path, frames: int, size: int, repeat: int, plain: bool = True) -> dict[str, object]:
+    """Time ours, decord and the floor (`plain` mp4 only) on the same indices; compare the frames with seq's."""
+    try:
+        indices = sample_frames(path, frames, size=size).indices  # also warms the page cache
+    except Exception as error:  # the table shows what the sampler cannot read
+        return {"video": path.name, "error": f"{type(error).__name__}: {error}"}
+    start = time.perf_counter()
+    count, reference = sequential_frames(path, indices, size)
+    row = {"video": path.name, "plain": plain, "seq_ms": 1000 * (time.perf_counter() - start), "count": count}
+    functions = {"ours": lambda: sample_frames(path, frames, size=size)}
+    if plain:  # the floor trusts seeks and timestamps, which MPEG-TS/PS and cut files break
+        functions["floor"] = lambda: floor_decode(path, indices)
     if decord is not None:
-        count = len(decord.VideoReader(str(path)))
-        assert indices == segment_indices(0, count, frames), f"{path}: decord counts {count} frames"
+        row["decord_count"] = len(decord.VideoReader(str(path)))
         functions["decord"] = lambda: run_decord(path, indices, size)
     best, results = interleaved_best(functions, repeat)
-    row = {"video": path.name, "ours_ms": 1000 * best["ours"], "floor_ms": 1000 * best["floor"]}
+    row.update({f"{name}_ms": 1000 * seconds for name, seconds in best.items()})
+    with open_video(path) as container:
+        row["ours_count"] = scan(container, path).num_frames
+    row["ours_diff"] = mean_diff(results["ours"].frames.permute(0, 2, 3, 1).numpy(), reference)
     if decord is not None:
-        ours = results["ours"].frames.permute(0, 2, 3, 1).numpy().astype(np.float32)
-        mad = float(np.abs(ours - results["decord"]).mean())
-        row.update(decord_ms=1000 * best["decord"], speedup=best["decord"] / best["ours"], mad=mad)
+        row.update(speedup=best["decord"] / best["ours"], decord_diff=mean_diff(results["decord"], reference))
     return row
 
 
 def print_table(rows: list[dict[str, object]]) -> None:
-    """One line per video, then the geometric-mean speed-up."""
-    print(f"\n{'video':<28}{'ours ms':>9}{'decord ms':>11}{'decord/ours':>13}{'floor ms':>10}{'|diff|':>8}")
+    """One line per video, then the geometric-mean speed-ups over plain mp4 and over the other containers."""
+    columns = [
+        ("ours ms", "ours_ms", "{:.0f}"),
+        ("decord ms", "decord_ms", "{:.0f}"),
+        ("decord/ours", "speedup", "{:.2f}x"),
+        ("seq ms", "seq_ms", "{:.0f}"),
+        ("floor ms", "floor_ms", "{:.0f}"),
+        ("frames o/d/s", None, ""),  # frame counts: ours, decord's len(VideoReader), seq's
+        ("|ours-seq|", "ours_diff", "{:.2f}"),
+        ("|decord-seq|", "decord_diff", "{:.2f}"),
+    ]
+    print(f"\n{'video':<34}" + "".join(f"{title:>15}" for title, _, _ in columns))
     for row in rows:
-        decord_ms = f"{row['decord_ms']:.0f}" if "decord_ms" in row else "-"
-        speedup = f"{row['speedup']:.2f}x" if "speedup" in row else "-"
-        mad = f"{row['mad']:.2f}" if "mad" in row else "-"
-        print(f"{row['video']:<28}{row['ours_ms']:>9.0f}{decord_ms:>11}{speedup:>13}{row['floor_ms']:>10.0f}{mad:>8}")
-    speedups = [row["speedup"] for row in rows if "speedup" in row]
-    if speedups:
-        print(f"geometric mean decord/ours: {np.exp(np.mean(np.log(speedups))):.2f}x")
-    else:
-        print("decord is not installed (pip install decord): only our times and the floor are shown")
+        if "error" in row:
+            print(f"{row['video']:<34}ours fails: {row['error']}")
+            continue
+        counts = "/".join(str(row.get(key, "-")) for key in ("ours_count", "decord_count", "count"))
+        cells = [counts if key is None else fmt.format(row[key]) if key in row else "-" for _, key, fmt in columns]
+        print(f"{row['video']:<34}" + "".join(f"{cell:>15}" for cell in cells))
+    for label, plain in (("plain mp4", True), ("other containers and cuts", False)):
+        speedups = [row["speedup"] for row in rows if "speedup" in row and row["plain"] == plain]
+        if speedups:
+            print(f"geometric mean decord/ours, {label}: {np.exp(np.mean(np.log(speedups))):.2f}x")
+    if decord is None:
+        print("decord is not installed (pip install decord): only our times, seq and the floor are shown")
 
 
 MEMORY_PROBE = """
@@ -174,7 +250,9 @@ def peak_mb():
 reader, path = sys.argv[1], sys.argv[2]
 import torch
 if reader == "ours":
-    from sevila.data.video import sample_frames
+    from sevila.data.frame_table import scan
+from sevila.data.video import sample_frames
+from sevila.data.video_file import open_video
 else:
     import decord
 base = peak_mb()
@@ -220,8 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-minutes", type=float, default=60, help="length of the long video")
     parser.add_argument("--memory-fps", type=int, default=5, help="frame rate of the long video")
     args = parser.parse_args(argv)
-    videos = args.videos or generated_clips(args.cache)
-    print_table([bench_video(path, args.frames, args.size, args.repeat) for path in videos])
+    videos = [(path, True) for path in args.videos or generated_clips(args.cache)]
+    videos += [] if args.videos else [(path, False) for path in format_clips(args.cache)]
+    print_table([bench_video(path, args.frames, args.size, args.repeat, plain) for path, plain in videos])
     if args.memory:
         memory_report(args.cache, args.memory_minutes, args.memory_fps)
     return 0

@@ -56,11 +56,14 @@ def write_indexed_video(
     index_first: bool = False,
     open_gop: bool = False,
     hidden_lead: int = 0,
+    grain: int = 0,
 ) -> Path:
     """Encode `num_frames` index frames; `vfr_pts` gives each frame's time in seconds (variable rate).
 
     `hidden_lead` frames get negative timestamps, so the mp4 edit list hides them: they are decoded
-    as references but never shown, and the first shown frame paints index `hidden_lead`.
+    as references but never shown, and the first shown frame paints index `hidden_lead`. `grain`
+    adds seeded noise of that amplitude, so frames cost bytes as camera frames do (MPEG-2 at 160x120
+    with grain 20: about 2.5 kB a frame, more than an MPEG-PS pack holds).
     """
     width, height = size
     with av.open(str(path), "w", options=_index_first_options(path) if index_first else {}) as container:
@@ -71,11 +74,17 @@ def write_indexed_video(
             # Fixed GOPs and B-frames so tests know where keyframes are and frames get reordered.
             params = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}:open-gop={int(open_gop)}"
             stream.options = {"x264-params": params}
+        else:  # MPEG-1/2: B-frames, open GOPs, and a bit rate that keeps the grain
+            stream.codec_context.max_b_frames, stream.codec_context.bit_rate = bframes, 4_000_000
         if vfr_pts is not None:
             assert len(vfr_pts) == num_frames, f"{len(vfr_pts)} timestamps for {num_frames} frames"
             stream.codec_context.time_base = Fraction(1, 1000)
+        noise = np.random.default_rng(0)
         for index in range(num_frames):
-            frame = av.VideoFrame.from_ndarray(index_image(index, width, height), format="rgb24")
+            image = index_image(index, width, height)
+            if grain:
+                image = np.clip(image + noise.integers(-grain, grain + 1, image.shape), 0, 255).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             if vfr_pts is not None:
                 frame.pts, frame.time_base = round(vfr_pts[index] * 1000), Fraction(1, 1000)
             else:
@@ -90,6 +99,44 @@ def _index_first_options(path: str | os.PathLike[str]) -> dict[str, str]:
     if str(path).endswith(".mkv"):
         return {"reserve_index_space": "1024", "cues_to_front": "1"}
     return {"movflags": "faststart"}
+
+
+def write_stream_copy(
+    source: str | os.PathLike[str], target: str | os.PathLike[str], first_packet: int = 0, zero_pts: int | None = None
+) -> Path:
+    """Copy `source`'s video packets from decode position `first_packet` on, unchanged, as `ffmpeg -c copy` cuts.
+
+    Timestamps shift so that `zero_pts` (source time base; default: that packet's own pts) becomes 0: an mp4
+    then gets an edit list hiding the packets before it, and starts mid-GOP when `first_packet` is no keyframe.
+    """
+    with av.open(str(source)) as reader, av.open(str(target), "w") as writer:
+        stream = reader.streams.video[0]
+        copy = writer.add_stream_from_template(stream)
+        for position, packet in enumerate(p for p in reader.demux(stream) if p.size):
+            if position < first_packet:
+                continue
+            zero_pts = packet.pts if zero_pts is None else zero_pts
+            packet.pts, packet.dts = packet.pts - zero_pts, None if packet.dts is None else packet.dts - zero_pts
+            packet.stream = copy
+            writer.mux(packet)
+    return Path(target)
+
+
+def edit_list(path: str | os.PathLike[str]) -> list[tuple[int, int]]:
+    """The (segment duration, media time) entries of an mp4's first edit list ('elst' box), read from its bytes."""
+    data = Path(path).read_bytes()
+    at = data.find(b"elst")
+    if at < 0:
+        return []
+    version, count = data[at + 4], int.from_bytes(data[at + 8 : at + 12], "big")
+    width = 8 if version == 1 else 4
+    entries, offset = [], at + 12
+    for _ in range(count):
+        duration = int.from_bytes(data[offset : offset + width], "big")
+        media_time = int.from_bytes(data[offset + width : offset + 2 * width], "big", signed=True)
+        entries.append((duration, media_time))
+        offset += 2 * width + 4  # + media rate (16.16)
+    return entries
 
 
 def write_image(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:

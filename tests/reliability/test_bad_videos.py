@@ -7,12 +7,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import av
 import pytest
 from video_factory import (
     read_index,
     write_audio_only,
     write_indexed_video,
     write_random_bytes,
+    write_stream_copy,
     write_truncated_copy,
 )
 
@@ -20,6 +22,7 @@ from sevila.data.annotations import QARecord
 from sevila.data.datasets import VideoQADataset, question_prompts
 from sevila.data.transforms import denormalize
 from sevila.data.video import VideoError, sample_frames
+from sevila.data.video_file import read_errors
 
 RECORD = QARecord("Color_x_0", "x", "what is the color", ("red", "blue"), 0, None, None, "Color")
 
@@ -57,6 +60,7 @@ BAD_VIDEOS: dict[str, tuple[Callable[[Path], object], str]] = {
     "truncated, fails halfway through the frames": (
         _truncated_halfway, r"x.mp4: frame \d+ could not be decoded: the file holds \d+ of its 200 declared frames"),
     "audio-only file": (_audio_only, r"x.mp4: no video stream \(streams: audio\)"),
+    "a directory": (Path.mkdir, r"x.mp4: is a directory, not a video file$"),
 }
 
 
@@ -66,6 +70,23 @@ def test_bad_video_error_names_the_record_path_and_reason(tmp_path: Path, case: 
     make(tmp_path / "x.mp4")
     with pytest.raises(VideoError, match=rf"^record 0 \(qid Color_x_0, video 'x'\): {tmp_path}/{reason}"):
         _dataset(tmp_path)[0]
+
+
+def test_mp4_cut_mid_gop_is_read_from_its_first_keyframe(tmp_path: Path) -> None:
+    # Once a bare "[Errno 1] Operation not permitted" (mp4 refusing a seek before its first keyframe).
+    source = write_indexed_video(tmp_path / "source.mp4", 60, gop=12)
+    write_stream_copy(source, tmp_path / "x.mp4", first_packet=16)  # frames 24..59 can be shown
+    sample = _dataset(tmp_path)[0]
+    assert _shown(sample) == [24 + index for index in sample["frame_indices"].tolist()] == [28, 37, 46, 55]
+
+
+def test_ffmpeg_error_while_reading_becomes_one_video_error(tmp_path: Path) -> None:
+    # FFmpeg's bare -1 (EPERM), here mp4 refusing a seek before its first keyframe, is PyAV's PermissionError.
+    source = write_indexed_video(tmp_path / "source.mp4", 60, gop=12)
+    video = write_stream_copy(source, tmp_path / "x.mp4", first_packet=16)
+    with pytest.raises(VideoError, match=r"x.mp4: decoding failed \(PermissionError: .*Operation not permitted\)"):
+        with read_errors(video), av.open(str(video)) as container:
+            container.seek(0, stream=container.streams.video[0])
 
 
 def test_one_frame_video_repeats_its_frame(tmp_path: Path) -> None:

@@ -1,135 +1,32 @@
-"""GOP-aware PyAV decoding of chosen frames: the frame table, one seek per GOP run, threaded decoders.
+"""GOP-aware PyAV decoding of chosen frames: one checked seek per GOP run, threaded decoders.
 
-Frame i is the i-th shown frame in presentation order, numbered as decord (the original's reader,
-sevila-method.md §7) numbers them: one demux-only pass reads every packet's timestamp and flags,
-and the sorted timestamps are the frames (packets an edit list hides are decoded as references but
-not counted). Each wanted frame is decoded from the keyframe before it, frames nothing refers to
-are skipped unless wanted, only wanted frames are converted, and the runs are spread over threads
-that each own a decoder: decoding less, on every core, is what beats decord.
+Frames are numbered by the frame table (frame_table.py). Each wanted frame is decoded from the
+keyframe before it, frames nothing refers to are skipped unless wanted, only wanted frames are
+converted, and the runs are spread over threads that each own a decoder: decoding less, on every
+core, is what beats decord. Where seeks cannot be trusted (packet_source.py) the same runs are
+decoded from one forward pass over the file; where timestamps cannot order frames, every frame is
+decoded in one pass and counted as the decoder outputs it.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
+from itertools import chain
 
 import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from sevila.errors import SevilaError
+from sevila.data.frame_table import FrameTable
+from sevila.data.packet_source import Misaligned, PacketSource, SeekState
+from sevila.data.video_file import Container, VideoError, open_video, packets, timestamp, use_threads
 
 log = logging.getLogger(__name__)
-
-# Headers may overstate the frame count a little; missing more than this means a truncated file.
-_COUNT_SLACK = 0.01
-
-Container = av.container.InputContainer
-Stream = av.video.stream.VideoStream
-
-
-class VideoError(SevilaError):
-    """A video that cannot be opened or decoded; the message names the file and the reason."""
-
-
-def open_video(path: str | os.PathLike[str]) -> Container:
-    """Open a file that holds a video stream, or raise one VideoError saying why not."""
-    path = Path(path)
-    if not path.is_file():
-        raise VideoError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
-    if path.stat().st_size == 0:
-        raise VideoError(f"{path}: file is empty (0 bytes)")
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except (av.FFmpegError, OSError) as error:
-        raise VideoError(f"{path}: not a readable video ({error}); is it truncated or another format?") from error
-    if not container.streams.video:
-        kinds = ", ".join(sorted({s.type for s in container.streams})) or "none"
-        container.close()
-        raise VideoError(f"{path}: no video stream (streams: {kinds})")
-    return container
-
-
-def average_fps(stream: Stream, num_frames: int) -> float:
-    """The average frame rate (what decord's get_avg_fps reports), else frames / duration."""
-    rate = stream.average_rate or stream.guessed_rate
-    if rate:
-        return float(rate)
-    return num_frames / float(stream.duration * stream.time_base) if stream.duration else 0.0
-
-
-def _timestamp(item: av.Packet | av.VideoFrame) -> int | None:
-    return item.pts if item.pts is not None else item.dts
-
-
-def packets(container: Container, stream: Stream) -> Iterator[av.Packet]:
-    """The stream's packets in decode order; a read error (truncated file) ends the stream."""
-    try:
-        for packet in container.demux(stream):
-            if packet.size and _timestamp(packet) is not None:
-                yield packet
-    except av.FFmpegError as error:
-        log.debug("%s: demuxing stopped early: %s", container.name, error)
-
-
-@dataclass
-class FrameTable:
-    """Frame index (presentation order) versus packet position (decode order)."""
-
-    pts: np.ndarray  # (N,) timestamp of each frame present, ascending
-    seconds: np.ndarray  # (N,) time of each frame from the first one
-    decode_pos: np.ndarray  # (N,) decode position of each frame's packet
-    packet_pts: np.ndarray  # (P,) timestamp of each packet, decode order
-    position: dict[int, int]  # timestamp -> decode position
-    keyframes: np.ndarray  # decode positions where decoding can start, ascending
-    num_frames: int  # the frame count; the declared one when the file lost its tail
-    fps: float
-
-
-def scan(container: Container, path: object) -> FrameTable:
-    """Index every packet's timestamp and flags without decoding (what decord does at open)."""
-    stream = container.streams.video[0]
-    rows = [(_timestamp(p), p.is_keyframe, p.is_discard) for p in packets(container, stream)]
-    stamps, keys, hidden = (list(column) for column in zip(*rows)) if rows else ([], [], [])
-    position = {ts: pos for pos, ts in enumerate(stamps)}
-    if len(position) < len(stamps):
-        raise VideoError(f"{path}: {len(stamps) - len(position)} packets share a timestamp; cannot order frames")
-    shown = np.flatnonzero(~np.asarray(hidden, dtype=bool))
-    if shown.size == 0:
-        raise VideoError(f"{path}: the video stream holds no frames")
-    packet_pts = np.asarray(stamps, dtype=np.int64)
-    decode_pos = shown[np.argsort(packet_pts[shown], kind="stable")]
-    keys[0] = True  # decoding can always start at the first packet
-    return FrameTable(
-        pts=packet_pts[decode_pos],
-        seconds=(packet_pts[decode_pos] - packet_pts[decode_pos[0]]) * float(stream.time_base),
-        decode_pos=decode_pos,
-        packet_pts=packet_pts,
-        position=position,
-        keyframes=np.flatnonzero(keys),
-        num_frames=_frame_count(stream, len(stamps), shown.size, path),
-        fps=average_fps(stream, shown.size),
-    )
-
-
-def _frame_count(stream: Stream, present: int, shown: int, path: object) -> int:
-    """The frames shown, or the declared count when the file lost its tail (sampling then fails)."""
-    entries = stream.index_entries
-    last = entries[len(entries) - 1] if len(entries) else None
-    past_end = last is not None and last.pos + last.size > Path(str(path)).stat().st_size
-    if past_end and stream.frames <= present:
-        raise VideoError(f"{path}: truncated file: its index points past its end ({present} packets present)")
-    if past_end or stream.frames - present > max(1, _COUNT_SLACK * stream.frames):
-        return stream.frames
-    if stream.frames and stream.frames != present:
-        log.debug("%s: header declares %d frames, %d packets present; counting", path, stream.frames, present)
-    return shown
 
 
 @dataclass
@@ -162,22 +59,6 @@ def _plan_runs(table: FrameTable, frames: list[int]) -> list[_Run]:
     return merged
 
 
-def _packets_from(container: Container, stream: Stream, table: FrameTable, start: int) -> Iterator[av.Packet]:
-    """Packets from decode position `start` on; seeks there, or to an earlier keyframe if it overshoots."""
-    for seek_pos in [start, *table.keyframes[table.keyframes < start][::-1].tolist()]:
-        container.seek(int(table.packet_pts[seek_pos]), stream=stream)
-        after_seek = packets(container, stream)
-        for packet in after_seek:
-            pos = table.position.get(_timestamp(packet), -1)
-            if pos == start:
-                yield packet
-                yield from after_seek
-                return
-            if pos > start:
-                break  # landed after the keyframe: try the one before
-    raise VideoError(f"{container.name}: cannot seek to packet {start}")
-
-
 def _decode(codec: av.codec.context.CodecContext, packet: av.Packet | None) -> list[av.VideoFrame]:
     """Decode one packet (None drains); a corrupt packet yields no frames, reported later if wanted."""
     try:
@@ -187,19 +68,35 @@ def _decode(codec: av.codec.context.CodecContext, packet: av.Packet | None) -> l
         return []
 
 
-def _decode_run(container: Container, stream: Stream, table: FrameTable, run: _Run) -> Iterator[av.VideoFrame]:
+def _decode_run(source: PacketSource, run: _Run) -> Iterator[av.VideoFrame]:
+    """The run's wanted frames: from a checked seek, or from the forward pass if a packet stops matching."""
+    found = source.run(run.start)
+    try:
+        yield from _decode_packets(found.stream.codec_context, found.packets, run)
+    except Misaligned as error:
+        # The frames yielded so far came from checked packets; decode the run again, read forward.
+        source.state.missed += 1
+        log.debug("%s: %s after a seek; reading forward from the file start", source.path, error)
+        again = source.forward(run.start)
+        yield from _decode_packets(again.stream.codec_context, again.packets, run)
+    else:
+        source.state.landed += found.seeked
+
+
+def _decode_packets(
+    codec: av.codec.context.CodecContext, run_packets: Iterator[av.Packet], run: _Run
+) -> Iterator[av.VideoFrame]:
     """Feed one run's packets to the decoder, drain it, and yield the wanted frames decoded intact."""
-    codec = stream.codec_context
-    for _, packet in zip(range(run.start, run.stop + 1), _packets_from(container, stream, table, run.start)):
+    for _, packet in zip(range(run.start, run.stop + 1), run_packets):  # range first: no packet read past stop
         # Frames nothing refers to need no decoding unless wanted: decoding less is the speed-up.
-        codec.skip_frame = "DEFAULT" if _timestamp(packet) in run.wanted else "NONREF"
+        codec.skip_frame = "DEFAULT" if timestamp(packet) in run.wanted else "NONREF"
         yield from _intact(_decode(codec, packet), run.wanted)
     yield from _intact(_decode(codec, None), run.wanted)
 
 
 def _intact(frames: list[av.VideoFrame], wanted: set[int]) -> Iterator[av.VideoFrame]:
     # A frame the decoder patched over missing data (error concealment) counts as not decoded.
-    return (frame for frame in frames if _timestamp(frame) in wanted and not frame.is_corrupt)
+    return (frame for frame in frames if timestamp(frame) in wanted and not frame.is_corrupt)
 
 
 def _next_run(runs: deque[_Run]) -> _Run | None:
@@ -210,24 +107,60 @@ def _next_run(runs: deque[_Run]) -> _Run | None:
 
 
 def _decode_worker(
-    path: object, table: FrameTable, runs: deque[_Run], size: int, decoder_threads: int, container: Container | None
+    path: object,
+    table: FrameTable,
+    runs: deque[_Run],
+    size: int,
+    state: SeekState,
+    decoder_threads: int,
+    container: Container | None,
 ) -> dict[int, np.ndarray]:
     """Decode runs off the shared queue with a container and decoder of its own; frames by timestamp."""
     owned = container is None
     container = open_video(path) if container is None else container
-    stream = container.streams.video[0]
-    stream.codec_context.thread_type, stream.codec_context.thread_count = "AUTO", decoder_threads
+    source = PacketSource(path, container, table, state, decoder_threads)
     reformatter = VideoReformatter()
     images = {}
     try:
         while (run := _next_run(runs)) is not None:
-            for frame in _decode_run(container, stream, table, run):
-                # swscale bilinear: what decord's "scale=W:H" filter used with the FFmpeg 4 it ships.
-                rgb = reformatter.reformat(frame, size, size, "rgb24", interpolation="BILINEAR", threads=1)
-                images[_timestamp(frame)] = rgb.to_ndarray()
+            for frame in _decode_run(source, run):
+                images[timestamp(frame)] = _rgb(reformatter, frame, size)
     finally:
+        source.close()
         if owned:
             container.close()
+    return images
+
+
+def _decode_runs(
+    path: object, container: Container, table: FrameTable, wanted: set[int], size: int, threads: int
+) -> dict[int, np.ndarray]:
+    """The wanted frames decoded GOP run by GOP run, the runs spread over `threads` decoders."""
+    runs = deque(_plan_runs(table, sorted(wanted)))
+    workers = min(len(runs), threads)
+    work = partial(_decode_worker, path, table, runs, size, SeekState(), max(1, threads // workers))
+    by_time: dict[int, np.ndarray] = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(work, container if i == 0 else None) for i in range(workers)]:
+            by_time.update(future.result())
+    return {i: by_time[int(table.pts[i])] for i in wanted if int(table.pts[i]) in by_time}
+
+
+def _rgb(reformatter: VideoReformatter, frame: av.VideoFrame, size: int) -> np.ndarray:
+    """The frame as (size, size, 3) RGB, scaled with swscale bilinear: what decord's "scale=W:H" filter used."""
+    return reformatter.reformat(frame, size, size, "rgb24", interpolation="BILINEAR", threads=1).to_ndarray()
+
+
+def _decode_in_order(path: object, wanted: set[int], size: int, threads: int) -> dict[int, np.ndarray]:
+    """Frames by their place in the decoder's output, decoding everything from the start up to the last wanted."""
+    images, reformatter = {}, VideoReformatter()
+    with open_video(path) as container:
+        stream = use_threads(container.streams.video[0], threads)
+        # A decode error is not skipped here (it raises): a lost frame would renumber every later one.
+        decoded = (stream.codec_context.decode(packet) for packet in chain(packets(container, stream), [None]))
+        for index, frame in zip(range(max(wanted) + 1), chain.from_iterable(decoded)):
+            if index in wanted and not frame.is_corrupt:
+                images[index] = _rgb(reformatter, frame, size)
     return images
 
 
@@ -240,14 +173,10 @@ def decode_frames(
             f"{path}: frame {max(indices)} could not be decoded: the file holds {len(table.pts)} of its "
             f"{table.num_frames} declared frames (truncated?)"
         )
-    runs = deque(_plan_runs(table, sorted(set(indices))))
-    workers = min(len(runs), threads)
-    work = partial(_decode_worker, path, table, runs, size, max(1, threads // workers))
-    by_time: dict[int, np.ndarray] = {}
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for future in [pool.submit(work, container if i == 0 else None) for i in range(workers)]:
-            by_time.update(future.result())
-    images = {i: by_time[int(table.pts[i])] for i in set(indices) if int(table.pts[i]) in by_time}
+    if table.decoder_order:
+        images = _decode_in_order(path, set(indices), size, threads)
+    else:
+        images = _decode_runs(path, container, table, set(indices), size, threads)
     missing = sorted(set(indices) - images.keys())
     if missing:
         raise VideoError(

@@ -1,6 +1,7 @@
 """Which frames SeViLA looks at (sevila-method.md §7) and the PyAV sampler that decodes them.
 
-The decoding itself (frame numbering, one seek per GOP run, threaded decoders) is in gop_decode.
+Frame numbering is in frame_table, the decoding (one checked seek per GOP run, threaded decoders)
+in gop_decode, opening files and the error every read problem becomes in video_file.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import av
 import numpy as np
 import torch
 
-from sevila.data.gop_decode import FrameTable, VideoError, average_fps, decode_frames, open_video, packets, scan
+from sevila.data.frame_table import FrameTable, scan
+from sevila.data.gop_decode import decode_frames
+from sevila.data.video_file import VideoError, average_fps, open_video, packets, read_errors
 
 __all__ = ["SampledFrames", "VideoError", "VideoInfo", "probe_video", "sample_frames", "segment_indices"]
 
@@ -69,7 +72,7 @@ def segment_indices(
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     """Frame count, fps, duration and size from the header; frames are counted only if undeclared."""
-    with open_video(path) as container:
+    with read_errors(path), open_video(path) as container:
         stream = container.streams.video[0]
         num_frames = stream.frames or sum(not p.is_discard for p in packets(container, stream))
         fps = average_fps(stream, num_frames)
@@ -92,7 +95,7 @@ def sample_frames(
     """Decode the frames SeViLA samples from a video or its (start_s, end_s) span; threads 0 = auto."""
     if size < 1 or threads < 0:
         raise ValueError(f"sample_frames needs size >= 1 and threads >= 0, got size={size}, threads={threads}")
-    with open_video(path) as container:
+    with read_errors(path), open_video(path) as container:
         table = scan(container, path)
         lo, hi = (0, table.num_frames) if span is None else _span_range(table, span, path)
         indices = segment_indices(lo, hi, num_frames, train, generator, table.num_frames)
