@@ -11,7 +11,7 @@ from sevila.cli import main as sevila_main
 QA_DATA = ["nextqa", "star", "how2qa", "tvqa", "vlep", "demo_qa"]
 COMBINATIONS = [("pretrain_localizer", "qvhighlights"), ("pretrain_localizer", "demo_moments")] + [
     (stage, data) for stage in ("finetune_answerer", "refine_localizer", "evaluate") for data in QA_DATA
-]
+] + [("evaluate", "nextgqa")]  # NExT-GQA has no training split
 
 
 @pytest.mark.parametrize("profile", ["demo", "paper"])
