@@ -11,26 +11,11 @@ import lightning as L
 import pytest
 import torch
 from stage_runner import run_stage, write_overlay
-from transformers import Blip2ForConditionalGeneration
 
 from sevila.data.datamodules import DemoQA
 from sevila.errors import SevilaError
 from sevila.model.feature_cache import FeatureCache, round_to_fp16
 from sevila.stages import Evaluate, FinetuneAnswerer, RefineLocalizer
-
-
-@pytest.fixture(scope="module")
-def seeing_backbone(tmp_path_factory: pytest.TempPathFactory, tiny_backbone_dir: Path) -> Path:
-    """The tiny BLIP-2 with ViT weights of std 0.02: BLIP-2's own init (1e-10) gives features float16 rounds to 0."""
-    out = tmp_path_factory.mktemp("seeing_blip2")
-    shutil.copytree(tiny_backbone_dir, out, dirs_exist_ok=True)
-    model = Blip2ForConditionalGeneration.from_pretrained(out)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for weight in (p for p in model.vision_model.parameters() if p.dim() >= 2):
-            weight.copy_(0.02 * torch.randn(weight.shape, generator=generator))
-    model.save_pretrained(out)
-    return out
 
 
 def _data(root: Path, **kwargs) -> DemoQA:
@@ -71,14 +56,15 @@ def _refine(tmp_path: Path, name: str, backbone: Path, benchmark: Path, **model)
 
 
 def test_refine_runs_neither_vit_nor_answerer_after_epoch_one(tmp_path, seeing_backbone, tiny_benchmark):
-    # float16 ViT (the paper's): the cache's float16 rounding changes nothing, so the losses match exactly.
+    # float16 ViT (the paper's): its residual stream is float32 as the original's, so the cache's float16 rounding
+    # of its output moves the losses a little (measured: at most 7e-8 relative).
     plain = _refine(tmp_path, "plain", seeing_backbone, tiny_benchmark, vision_dtype="float16")
     cached = _refine(tmp_path, "cached", seeing_backbone, tiny_benchmark, vision_dtype="float16",
                      feature_cache=str(tmp_path / "features"))
     assert plain.vit_frames == [24, 24]  # 6 questions x 4 frames, every epoch
     assert cached.vit_frames == [12, 0]  # 3 videos x 4 frames (2 questions per video share them), then none
     assert plain.answerer_calls == cached.answerer_calls == [6, 0]
-    assert len(cached.losses) == 6 and cached.losses == plain.losses
+    assert len(cached.losses) == 6 and cached.losses == pytest.approx(plain.losses, rel=1e-5, abs=0)
 
 
 def test_fresh_features_are_rounded_as_stored_ones(tmp_path, seeing_backbone, tiny_benchmark):
