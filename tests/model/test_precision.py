@@ -1,4 +1,4 @@
-"""The precision policy: each part computes in its own dtype, whatever autocast the caller opened (recipe §4)."""
+"""The precision policy: each part computes in its own dtype, whatever autocast the caller opened."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ class PromptedT5:
         n = queries.shape[0]
         prefix = self.prefix_embeds(prompts.FRAME_PREFIX).unsqueeze(0).expand(n, -1, -1)  # (N, Lp, D)
         text_ids, text_mask = self.tokenize(texts)
-        # bf16 text with fp32 (eval) or fp16 (training) queries promotes to fp32, as in the original (recipe §4)
+        # bf16 text with fp32 (eval) or fp16 (training) queries promotes to fp32, as in the original on CUDA
         embeds = promoted_cat([prefix, queries, self.embed(text_ids)], dim=1)  # (N, Lp+Q+L, D)
         visual_mask = text_mask.new_ones(n, prefix.shape[1] + queries.shape[1])
         return embeds, torch.cat([visual_mask, text_mask], dim=1)

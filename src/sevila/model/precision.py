@@ -1,10 +1,11 @@
 """The precision policy: which dtype each part of SeViLA computes in, whatever autocast surrounds the call.
 
-The original (recipe §4): the ViT's Linear/Conv weights are fp16 and it runs under fp16 autocast (its norms and
-class/position embeddings stay fp32, so its residual stream is fp32); the whole T5 is bf16 under bf16 autocast;
-the trainable heads keep fp32 weights and run under the train step's fp16 autocast (with a GradScaler), but in
-plain fp32 at evaluation. Each part enters its own autocast here, so an autocast a trainer opens around the
-step (Lightning's `*-mixed`) reaches only what no part claims.
+The original (Yui010206/SeViLA: `convert_weights_to_fp16` in lavis/models/eva_vit.py, the train step of
+lavis/tasks/base_task.py, the T5 blocks of lavis/models/sevila_models/sevila.py): the ViT's Linear/Conv weights are
+fp16 and it runs under fp16 autocast (its norms and class/position embeddings stay fp32, so its residual stream is
+fp32); the whole T5 is bf16 under bf16 autocast; the trainable heads keep fp32 weights and run under the train
+step's fp16 autocast (with a GradScaler), but in plain fp32 at evaluation. Each part enters its own autocast here,
+so an autocast a trainer opens around the step (Lightning's `*-mixed`) reaches only what no part claims.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The trainer's precision plugin decides the trained heads' autocast in training steps (recipe §4)."""
+"""The trainer's precision plugin decides the trained heads' autocast in training steps (README "Precision")."""
 
 from __future__ import annotations
 
