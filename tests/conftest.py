@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import shutil
+
 import lightning.pytorch  # noqa: F401  # its log handler binds to the session's stderr here, not to one test's capsys
 import pytest
+import torch
+from transformers import Blip2ForConditionalGeneration
 
 from sevila.model.tiny import build_tiny_backbone
 
@@ -17,6 +21,24 @@ TINY_WORDS = ["red", "blue", "green", "circle", "square", "what", "color", "shap
 def tiny_backbone_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random tiny BLIP-2 (2-layer ViT of width 32, 4 queries, 2-layer T5) saved with save_pretrained."""
     return build_tiny_backbone(tmp_path_factory.mktemp("tiny_blip2"), extra_words=TINY_WORDS)
+
+
+@pytest.fixture(scope="session")
+def seeing_backbone(tmp_path_factory: pytest.TempPathFactory, tiny_backbone_dir: Path) -> Path:
+    """The tiny BLIP-2 at BLIP-2's magnitudes, so that float16 can run it: ViT weights and query tokens of std 0.02.
+
+    Its own init gives ViT weights of std 1e-10 (features float16 rounds to 0) and all-zero query tokens, whose
+    LayerNorm gradient (1/sqrt(eps) = 1e6) overflows float16; LAVIS draws the queries from N(0, 0.02).
+    """
+    out = tmp_path_factory.mktemp("seeing_blip2")
+    shutil.copytree(tiny_backbone_dir, out, dirs_exist_ok=True)
+    model = Blip2ForConditionalGeneration.from_pretrained(out)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for weight in [*(p for p in model.vision_model.parameters() if p.dim() >= 2), model.query_tokens]:
+            weight.copy_(0.02 * torch.randn(weight.shape, generator=generator))
+    model.save_pretrained(out)
+    return out
 
 REPO = Path(__file__).resolve().parents[1]
 _NOT_OURS = {".git", ".venv", "__pycache__", ".pytest_cache"}

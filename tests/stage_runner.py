@@ -27,9 +27,10 @@ def write_overlay(
     return path
 
 
-def run_stage(verb: str, stage: str, data: str, overlay: Path, *flags: str) -> int:
-    """`sevila VERB -c stages/data/DATA.yaml -c stages/STAGE.yaml -c stages/profiles/demo.yaml -c OVERLAY`."""
-    configs = [STAGES / "data" / f"{data}.yaml", STAGES / f"{stage}.yaml", STAGES / "profiles" / "demo.yaml", overlay]
+def run_stage(verb: str, stage: str, data: str, overlay: Path, *flags: str, profile: str = "demo") -> int:
+    """`sevila VERB -c stages/data/DATA.yaml -c stages/STAGE.yaml -c stages/profiles/PROFILE.yaml -c OVERLAY`."""
+    configs = [STAGES / "data" / f"{data}.yaml", STAGES / f"{stage}.yaml", STAGES / "profiles" / f"{profile}.yaml",
+               overlay]
     args = [verb]
     for config in configs:
         args += ["-c", str(config)]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from PIL import Image
 from video_factory import write_indexed_video
 
 from sevila.cli import main
+from sevila.predict import _parser, frozen_dtypes
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +54,32 @@ def test_predict_bad_inputs_exit_2_with_one_line(tmp_path, tiny_backbone_dir, ca
     assert main(["predict", "--video", str(video), "--question", "q", "--option", "only one"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "give 2 to 5 answer options" in err
+
+
+def test_predict_runs_in_the_papers_dtypes_on_request(tmp_path, seeing_backbone, capsys):
+    video = write_indexed_video(tmp_path / "v.mp4", num_frames=30, fps=10, size=(64, 48))
+    results = {}
+    for name, flags in (("default", []), ("fp32", ["--vision-dtype", "float32", "--language-dtype", "float32"]),
+                        ("paper", ["--vision-dtype", "float16", "--language-dtype", "bfloat16"])):
+        # k = n: every frame is a keyframe, so bf16's different tie-breaking of near-equal scores cannot matter
+        assert main(_args(seeing_backbone, video, "--json", "--num-keyframes", "6", *flags)) == 0
+        results[name] = json.loads(capsys.readouterr().out)
+    assert results["default"] == results["fp32"]  # on CPU the default is float32
+    assert results["paper"] != results["fp32"]  # the flags took effect
+    assert results["paper"]["option_probs"] == pytest.approx(results["fp32"]["option_probs"], abs=0.01)
+
+
+def test_predict_dtype_defaults_follow_the_device(monkeypatch):
+    args = _parser().parse_args(["--video", "v", "--question", "q"])
+    assert frozen_dtypes(args) == (torch.float32, torch.float32)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert frozen_dtypes(args) == (torch.float16, torch.bfloat16)  # the paper's, as the original runs on GPU
+    chosen = _parser().parse_args(["--video", "v", "--question", "q", "--vision-dtype", "bfloat16"])
+    assert frozen_dtypes(chosen) == (torch.bfloat16, torch.bfloat16)
+
+
+def test_predict_refuses_an_unknown_dtype_in_one_line(tmp_path, tiny_backbone_dir, capsys):
+    video = write_indexed_video(tmp_path / "v.mp4", num_frames=10, fps=10, size=(64, 48))
+    assert main(_args(tiny_backbone_dir, video, "--vision-dtype", "fp16")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--vision-dtype: invalid choice: 'fp16'" in err and "float16" in err

@@ -17,6 +17,7 @@ from sevila.errors import SevilaError
 from sevila.inference import VideoAnswer, answer_video
 from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
 from sevila.model.head_weights import load_all_heads
+from sevila.model.precision import DTYPES
 from sevila.model.sevila import SeViLA
 from sevila.visualize import contact_sheet, save_png
 
@@ -50,6 +51,10 @@ def _parser() -> OneLineParser:
     parser.add_argument("--checkpoint", action="append", help="stage output(s) to load (default: the profile's)")
     parser.add_argument("--num-frames", type=int, default=32, help="candidate frames n")
     parser.add_argument("--num-keyframes", type=int, default=4, help="keyframes k")
+    parser.add_argument("--vision-dtype", choices=sorted(DTYPES),
+                        help="the frozen ViT's dtype (default: the paper's float16 on CUDA, float32 on CPU)")
+    parser.add_argument("--language-dtype", choices=sorted(DTYPES),
+                        help="the frozen T5's dtype (default: the paper's bfloat16 on CUDA, float32 on CPU)")
     parser.add_argument("--save-keyframes", type=Path, help="write a contact sheet PNG of the n frames")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
@@ -68,15 +73,22 @@ def _check(args: argparse.Namespace) -> None:
         raise SevilaError(f"--num-keyframes {args.num_keyframes} must be in 1..--num-frames ({args.num_frames})")
 
 
+def frozen_dtypes(args: argparse.Namespace) -> tuple[torch.dtype, torch.dtype]:
+    """The ViT's and T5's dtypes: the flags, else the paper's (float16, bfloat16) on CUDA and float32 on CPU."""
+    cuda = torch.cuda.is_available()
+    vision = args.vision_dtype or ("float16" if cuda else "float32")
+    language = args.language_dtype or ("bfloat16" if cuda else "float32")
+    return DTYPES[vision], DTYPES[language]
+
+
 def build_model(args: argparse.Namespace) -> SeViLA:
     """The profile's backbone with its (or the given) stage outputs; zero-shot heads where none is found."""
     profile = PROFILES[args.profile]
     model = SeViLA(load_blip2(args.backbone or profile.backbone), num_keyframes=args.num_keyframes).eval()
     for path in args.checkpoint or [p for p in profile.checkpoints if Path(p).is_file()]:
         log.info("loaded %s from %s", ", ".join(load_all_heads(model, path)), path)
-    if torch.cuda.is_available():
-        model = model.cuda().set_precision(torch.float16, torch.bfloat16)
-    return model
+    model.set_precision(*frozen_dtypes(args))  # evaluation: the heads compute in fp32, as the original's
+    return model.cuda() if torch.cuda.is_available() else model
 
 
 @dataclass

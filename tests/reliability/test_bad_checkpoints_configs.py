@@ -79,3 +79,14 @@ def test_more_keyframes_than_frames(tmp_path, capsys, tiny_backbone_dir, bad_ben
         f"sevila {verb}: error: model.num_keyframes is 6 but data.{flag} is 4: the keyframes are chosen among the "
         f"4 frames, so k <= n; lower --model.init_args.num_keyframes or raise --data.init_args.{flag}"
     )
+
+
+@pytest.mark.parametrize("precision", ["16-true", "bf16-true"])
+def test_precision_that_casts_the_trained_heads(tmp_path, capsys, tiny_backbone_dir, bad_benchmark, precision) -> None:
+    line = _run(tmp_path, capsys, "fit", "finetune_answerer", tiny_backbone_dir, bad_benchmark,
+                trainer={"precision": precision})
+    assert line == (
+        f"sevila fit: error: trainer.precision='{precision}': expected one of ['16-mixed', '32-true', 'bf16-mixed']; "
+        "the trained heads keep fp32 weights (16-mixed, the paper's: fp16 autocast and a GradScaler in training; the "
+        "frozen ViT and T5 take model.vision_dtype and model.language_dtype)"
+    )

@@ -8,29 +8,17 @@ import shutil
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 from stage_runner import run_stage, write_overlay
-from transformers import Blip2ForConditionalGeneration
 
 from sevila.data.datamodules import DemoQA
 from sevila.errors import SevilaError
-from sevila.model.feature_cache import FeatureCache, round_to_fp16
+from sevila.model.backbone import load_blip2
+from sevila.model.feature_cache import FeatureCache, round_to_fp16, vision_fingerprint
+from sevila.model.precision import cast_vision
 from sevila.stages import Evaluate, FinetuneAnswerer, RefineLocalizer
-
-
-@pytest.fixture(scope="module")
-def seeing_backbone(tmp_path_factory: pytest.TempPathFactory, tiny_backbone_dir: Path) -> Path:
-    """The tiny BLIP-2 with ViT weights of std 0.02: BLIP-2's own init (1e-10) gives features float16 rounds to 0."""
-    out = tmp_path_factory.mktemp("seeing_blip2")
-    shutil.copytree(tiny_backbone_dir, out, dirs_exist_ok=True)
-    model = Blip2ForConditionalGeneration.from_pretrained(out)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for weight in (p for p in model.vision_model.parameters() if p.dim() >= 2):
-            weight.copy_(0.02 * torch.randn(weight.shape, generator=generator))
-    model.save_pretrained(out)
-    return out
 
 
 def _data(root: Path, **kwargs) -> DemoQA:
@@ -71,14 +59,15 @@ def _refine(tmp_path: Path, name: str, backbone: Path, benchmark: Path, **model)
 
 
 def test_refine_runs_neither_vit_nor_answerer_after_epoch_one(tmp_path, seeing_backbone, tiny_benchmark):
-    # float16 ViT (the paper's): the cache's float16 rounding changes nothing, so the losses match exactly.
+    # float16 ViT (the paper's): its residual stream is float32 as the original's, so the cache's float16 rounding
+    # of its output moves the losses a little (measured: at most 7e-8 relative).
     plain = _refine(tmp_path, "plain", seeing_backbone, tiny_benchmark, vision_dtype="float16")
     cached = _refine(tmp_path, "cached", seeing_backbone, tiny_benchmark, vision_dtype="float16",
                      feature_cache=str(tmp_path / "features"))
     assert plain.vit_frames == [24, 24]  # 6 questions x 4 frames, every epoch
     assert cached.vit_frames == [12, 0]  # 3 videos x 4 frames (2 questions per video share them), then none
     assert plain.answerer_calls == cached.answerer_calls == [6, 0]
-    assert len(cached.losses) == 6 and cached.losses == plain.losses
+    assert len(cached.losses) == 6 and cached.losses == pytest.approx(plain.losses, rel=1e-5, abs=0)
 
 
 def test_fresh_features_are_rounded_as_stored_ones(tmp_path, seeing_backbone, tiny_benchmark):
@@ -110,6 +99,60 @@ def test_evaluate_cli_reuses_the_feature_cache(tmp_path, seeing_backbone, tiny_b
         predictions.append((tmp_path / run / "predictions.json").read_text())
         assert len(list((tmp_path / "f").glob("*/*.npy"))) == 1  # one chunk: the validation video, stored once
     assert predictions[0] == predictions[1]
+
+
+def _evaluate(tmp_path: Path, backbone: Path, benchmark: Path, name: str, precision: str, **model) -> Evaluate:
+    module = Evaluate(backbone=str(backbone), num_keyframes=2, output_dir=str(tmp_path / name), **model)
+    _trainer(tmp_path, precision=precision).test(module, _data(benchmark))
+    return module
+
+
+def test_mixed_precision_features_are_not_reused_by_a_float32_run(tmp_path, seeing_backbone, tiny_benchmark):
+    # The paper's ViT (fp16 Linear weights under fp16 autocast, here inside a bf16-mixed run) and the float32 ViT
+    # store their features apart: a 32-true run over the cache the mixed run filled computes its own.
+    cache = str(tmp_path / "features")
+    mixed = _evaluate(tmp_path, seeing_backbone, tiny_benchmark, "mixed", "bf16-mixed", vision_dtype="float16",
+                      language_dtype="bfloat16", feature_cache=cache)
+    plain = _evaluate(tmp_path, seeing_backbone, tiny_benchmark, "fp32", "32-true", feature_cache=cache)
+    assert mixed.vit_frames == plain.vit_frames == 4
+    stored = [np.load(chunk).astype(np.float32) for chunk in sorted(Path(cache).glob("*/*.npy"))]
+    assert len(stored) == 2  # one chunk per ViT precision for the one validation video
+    rounding = 2**-11 * np.abs(stored[1]).max()  # float16's largest rounding error (2^-11 relative) here
+    assert rounding / 2 < np.abs(stored[0] - stored[1]).max() < 8 * rounding  # measured: 0.00098 (one fp16 step)
+
+
+def test_a_trainers_autocast_leaves_the_float32_vits_features_alone(tmp_path, seeing_backbone, tiny_benchmark):
+    # The ViT runs under its own policy (float32: autocast off), so a bf16-mixed run computes the 32-true run's
+    # features bit for bit, and sharing the cache between them is right.
+    seen = {}
+    for precision in ("32-true", "bf16-mixed"):
+        L.seed_everything(0)
+        module = Evaluate(backbone=str(seeing_backbone), num_keyframes=2, output_dir=str(tmp_path / precision))
+        module.model.vision_model.encoder.register_forward_hook(
+            lambda m, args, out, key=precision: seen.update({key: out.last_hidden_state}))
+        _trainer(tmp_path, precision=precision).test(module, _data(tiny_benchmark))
+    assert torch.equal(seen["32-true"], seen["bf16-mixed"])
+    first = _evaluate(tmp_path, seeing_backbone, tiny_benchmark, "a", "32-true", feature_cache=str(tmp_path / "f"))
+    second = _evaluate(tmp_path, seeing_backbone, tiny_benchmark, "b", "bf16-mixed", feature_cache=str(tmp_path / "f"))
+    assert (first.vit_frames, second.vit_frames) == (4, 0)
+
+
+def test_vision_fingerprint_covers_weights_dtypes_autocast_and_config(tiny_backbone_dir):
+    vit = load_blip2(tiny_backbone_dir).vision_model
+    key = vision_fingerprint("tiny", vit, torch.float32)
+    assert key == vision_fingerprint("tiny", vit, torch.float32)
+    assert key != vision_fingerprint("tiny", vit, torch.float16)  # the same weights under another autocast
+    try:
+        torch.set_float32_matmul_precision("high")  # TF32 matmuls on GPUs
+        assert key != vision_fingerprint("tiny", vit, torch.float32)
+    finally:
+        torch.set_float32_matmul_precision("highest")
+    vit.config.layer_norm_eps = 1e-5  # not a weight, but it changes every feature
+    assert key != vision_fingerprint("tiny", vit, torch.float32)
+    vit.config.layer_norm_eps = 1e-6
+    assert key == vision_fingerprint("tiny", vit, torch.float32)
+    cast_vision(vit, torch.float16)
+    assert key != vision_fingerprint("tiny", vit, torch.float32)
 
 
 def test_feature_cache_refuses_random_training_frames(tmp_path, tiny_backbone_dir, tiny_benchmark):

@@ -4,7 +4,8 @@ Layout: `<directory>/<video key>/<chunk>.npy` (F, P, D) float16 rows and `<chunk
 naming the video frame index of each row. A chunk is written once (temp file + rename, the .npy before its
 .json) and never changed, so readers never see half files and several processes may add chunks to the same
 video at once. The video key hashes the file (absolute path, size, mtime), the frame side and the ViT
-(backbone name, dtype and weights), so a changed video, frame size or backbone never reuses features.
+(`vision_fingerprint`: backbone, weights and dtypes, config, autocast), so a changed video, frame size or ViT
+never reuses features.
 """
 
 from __future__ import annotations
@@ -31,9 +32,23 @@ FORMAT = 1  # bump when the stored features or the frame pipeline change meaning
 FrameEncoder = Callable[[Tensor], Tensor]  # (N, 3, S, S) pixels -> (N, P, D) raw ViT tokens
 
 
-def vision_fingerprint(backbone: str, vision_model: nn.Module) -> str:
-    """The backbone name and a hash of every ViT weight with its dtype: other weights never reuse features."""
-    return f"{backbone}|{weights_digest(vision_model)}"
+def vision_fingerprint(backbone: str, vision_model: nn.Module, compute_dtype: torch.dtype) -> str:
+    """Everything that changes the ViT's features, so that no other ViT set-up reuses them.
+
+    The backbone name; every weight with its dtype; the config (activation, norm eps, attention kernel: none of
+    these are weights); the autocast dtype it runs under (`PrecisionPolicy.vision`: float16 features differ from
+    float32 ones by up to ~20x float16's rounding); and float32 matmul/convolution precision (TF32 on GPUs).
+    """
+    config = getattr(vision_model, "config", None)
+    settings = {
+        "config": config.to_dict() if config is not None else None,
+        "attention": getattr(config, "_attn_implementation", None),
+        "autocast": str(compute_dtype),
+        "float32_matmul": torch.get_float32_matmul_precision(),
+        "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+    }
+    digest = hashlib.blake2b(json.dumps(settings, sort_keys=True, default=str).encode(), digest_size=16).hexdigest()
+    return f"{backbone}|{weights_digest(vision_model)}|{digest}"
 
 
 def round_to_fp16(features: Tensor) -> Tensor:

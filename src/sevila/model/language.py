@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from transformers import PreTrainedTokenizerBase
 
 from sevila import prompts
+from sevila.model.precision import autocast_to, promoted_cat
 from sevila.model.tokenizer import encode_prefix, single_token_id
 
 
@@ -34,6 +35,10 @@ class PromptedT5:
     def dtype(self) -> torch.dtype:
         return self.model.shared.weight.dtype
 
+    def autocast(self) -> torch.autocast:
+        """Every T5 call runs under autocast to its weights' dtype (the original: bf16), off for float32."""
+        return autocast_to(self.device, self.dtype)
+
     def embed(self, ids: Tensor) -> Tensor:
         """Input embeddings of token ids."""
         return self.model.get_input_embeddings()(ids.to(self.device))
@@ -53,7 +58,8 @@ class PromptedT5:
         n = queries.shape[0]
         prefix = self.prefix_embeds(prompts.FRAME_PREFIX).unsqueeze(0).expand(n, -1, -1)  # (N, Lp, D)
         text_ids, text_mask = self.tokenize(texts)
-        embeds = torch.cat([prefix, queries.to(self.dtype), self.embed(text_ids)], dim=1)  # (N, Lp+Q+L, D)
+        # bf16 text with fp32 (eval) or fp16 (training) queries promotes to fp32, as in the original on CUDA
+        embeds = promoted_cat([prefix, queries, self.embed(text_ids)], dim=1)  # (N, Lp+Q+L, D)
         visual_mask = text_mask.new_ones(n, prefix.shape[1] + queries.shape[1])
         return embeds, torch.cat([visual_mask, text_mask], dim=1)
 
@@ -63,16 +69,19 @@ class PromptedT5:
         parts = []
         for position in range(k):
             prefix = self.prefix_embeds(prompts.multi_frame_prefix(position + 1)).unsqueeze(0).expand(b, -1, -1)
-            parts += [prefix, queries[:, position].to(self.dtype)]
-        visual = torch.cat(parts, dim=1)  # (B, K*(Lp+Q), D)
+            parts += [prefix, queries[:, position]]
+        visual = promoted_cat(parts, dim=1)  # (B, K*(Lp+Q), D)
         text_ids, text_mask = self.tokenize(texts)
-        embeds = torch.cat([visual, self.embed(text_ids)], dim=1)
+        embeds = promoted_cat([visual, self.embed(text_ids)], dim=1)
         return embeds, torch.cat([text_mask.new_ones(b, visual.shape[1]), text_mask], dim=1)
 
     def decoder_logits(self, embeds: Tensor, mask: Tensor, decoder_ids: list[int]) -> Tensor:
         """Logits (N, S, V) for a fixed teacher-forced decoder input of S tokens, one encoder pass."""
         decoder_input = torch.tensor([decoder_ids], device=self.device).expand(embeds.shape[0], -1)
-        out = self.model(inputs_embeds=embeds, attention_mask=mask, decoder_input_ids=decoder_input, use_cache=False)
+        with self.autocast():
+            out = self.model(
+                inputs_embeds=embeds, attention_mask=mask, decoder_input_ids=decoder_input, use_cache=False
+            )
         return out.logits
 
     def yes_scores(self, embeds: Tensor, mask: Tensor) -> Tensor:
@@ -88,5 +97,6 @@ class PromptedT5:
         """T5 cross-entropy on the target texts, and the logits (N, S, V) it was computed from."""
         encoded = self.tokenizer(targets, padding="longest", return_tensors="pt")
         labels = encoded.input_ids.masked_fill(encoded.attention_mask == 0, -100).to(self.device)
-        out = self.model(inputs_embeds=embeds, attention_mask=mask, labels=labels, use_cache=False)
+        with self.autocast():
+            out = self.model(inputs_embeds=embeds, attention_mask=mask, labels=labels, use_cache=False)
         return out.loss, out.logits

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from sevila.model.backbone import Blip2Parts
+from sevila.model.precision import autocast_to
 
 if TYPE_CHECKING:
     from sevila.model.language import PromptedT5
@@ -23,6 +24,7 @@ class FrameQueryHead(nn.Module):
         self.qformer = qformer
         self.query_tokens = query_tokens
         self.language_projection = projection
+        self.autocast_dtype = torch.float32  # set per step by `SeViLA.precision_for_step`
 
     @classmethod
     def from_blip2(cls, parts: Blip2Parts) -> FrameQueryHead:
@@ -35,12 +37,13 @@ class FrameQueryHead(nn.Module):
         )
 
     def forward(self, raw_features: Tensor) -> Tensor:
-        """raw_features (N, P, Dv) from the ViT before its post-LayerNorm -> (N, Q, Dt)."""
-        image = self.layernorm(raw_features.to(self.layernorm.weight.dtype))  # (N, P, Dv)
-        queries = self.query_tokens.expand(image.shape[0], -1, -1)  # (N, Q, Dq)
-        image_mask = torch.ones(image.shape[:2], dtype=torch.long, device=image.device)
-        out = self.qformer(query_embeds=queries, encoder_hidden_states=image, encoder_attention_mask=image_mask)
-        return self.language_projection(out.last_hidden_state)  # (N, Q, Dt)
+        """raw_features (N, P, Dv) from the ViT before its post-LayerNorm -> (N, Q, Dt), under `autocast_dtype`."""
+        with autocast_to(raw_features.device, self.autocast_dtype):
+            image = self.layernorm(raw_features.float())  # (N, P, Dv); fp32 input: LAVIS's LayerNorm computes in fp32
+            queries = self.query_tokens.expand(image.shape[0], -1, -1)  # (N, Q, Dq)
+            image_mask = torch.ones(image.shape[:2], dtype=torch.long, device=image.device)
+            out = self.qformer(query_embeds=queries, encoder_hidden_states=image, encoder_attention_mask=image_mask)
+            return self.language_projection(out.last_hidden_state)  # (N, Q, Dt)
 
 
 class HeadedModule(nn.Module):

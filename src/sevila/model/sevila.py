@@ -12,6 +12,7 @@ from sevila.model.backbone import Blip2Parts
 from sevila.model.keyframes import Selection, gather_frames, top_k_keyframes, uniform_keyframes
 from sevila.model.language import PromptedT5
 from sevila.model.localizer import Localizer
+from sevila.model.precision import PrecisionPolicy, autocast_to, cast_vision
 from sevila.model.query_head import FrameQueryHead
 
 
@@ -46,6 +47,7 @@ class SeViLA(nn.Module):
         self.answerer = Answerer(FrameQueryHead.from_blip2(parts), self.language)
         self.num_keyframes = num_keyframes
         self.backbone_name = parts.name
+        self.precision = PrecisionPolicy()
 
     @property
     def image_size(self) -> int:
@@ -53,12 +55,13 @@ class SeViLA(nn.Module):
         return self.vision_model.config.image_size
 
     def encode_frames(self, frames: Tensor) -> Tensor:
-        """Raw ViT tokens before the post-LayerNorm, each frame once: (B, T, 3, H, W) -> (B, T, P, Dv)."""
+        """Raw ViT tokens before the post-LayerNorm, each frame once: (B, T, 3, H, W) -> (B, T, P, Dv) float32."""
         b, t = frames.shape[:2]
         weight = self.vision_model.embeddings.patch_embedding.weight
         pixels = frames.flatten(0, 1).to(device=weight.device, dtype=weight.dtype)
-        hidden = self.vision_model.embeddings(pixels)
-        hidden = self.vision_model.encoder(inputs_embeds=hidden).last_hidden_state  # (B*T, P, Dv)
+        with autocast_to(weight.device, self.precision.vision):
+            hidden = self.vision_model.embeddings(pixels)
+            hidden = self.vision_model.encoder(inputs_embeds=hidden).last_hidden_state  # (B*T, P, Dv)
         return hidden.view(b, t, *hidden.shape[1:])
 
     @torch.no_grad()
@@ -106,11 +109,32 @@ class SeViLA(nn.Module):
             getattr(self, name).requires_grad_(True)
         return self
 
-    def set_precision(self, vision_dtype: torch.dtype, language_dtype: torch.dtype) -> SeViLA:
-        """Cast the frozen ViT and T5 (the original: fp16 ViT, bf16 T5 on GPU); the heads stay fp32."""
-        self.vision_model.to(vision_dtype)
-        self.language_model.to(language_dtype)
+    def set_precision(
+        self, vision_dtype: torch.dtype, language_dtype: torch.dtype, heads_training_dtype: torch.dtype = torch.float32
+    ) -> SeViLA:
+        """Apply a `PrecisionPolicy` (the original: fp16 ViT, bf16 T5, fp16 heads in training); fp32 head weights."""
+        if vision_dtype != self.precision.vision:
+            cast_vision(self.vision_model, vision_dtype)
+        if language_dtype != self.precision.language:
+            self.language_model.to(language_dtype)
+        self.precision = PrecisionPolicy(vision_dtype, language_dtype, heads_training_dtype)
+        self.precision_for_step(training=self.training)
         return self
+
+    def train(self, mode: bool = True) -> SeViLA:
+        """Also sets the heads' precision for that kind of step (`precision_for_step`)."""
+        super().train(mode)
+        self.precision_for_step(training=mode)
+        return self
+
+    def precision_for_step(self, training: bool) -> None:
+        """Heads autocast to the policy's training dtype in a training step, and compute in fp32 at evaluation.
+
+        Every head follows the step, frozen ones too: the original runs its whole train step under autocast.
+        Lightning restores module modes after validation without calling `train()`, so stages call this too.
+        """
+        for module in (self.localizer, self.answerer):
+            module.head.autocast_dtype = self.precision.heads_training if training else torch.float32
 
     @torch.no_grad()
     def pseudo_labels(self, raw: Tensor, answerer_texts: list[str], num_options: Tensor, answers: Tensor) -> Tensor:

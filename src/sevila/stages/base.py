@@ -15,14 +15,14 @@ from sevila.data.datasets import item_seed
 from sevila.errors import SevilaError
 from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
 from sevila.model.feature_cache import FeatureCache, vision_fingerprint
+from sevila.model.precision import DTYPES
 from sevila.model.sevila import SeViLA
 from sevila.stages.optim import OptimizerSettings, build_optimizer
+from sevila.stages.precision import heads_training_dtype
 from sevila.stages.skipped_videos import SkippedVideos
 from sevila.model.head_weights import MODULES, load_heads, save_heads
 
 log = logging.getLogger(__name__)
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 class SevilaStage(L.LightningModule):
@@ -58,8 +58,10 @@ class SevilaStage(L.LightningModule):
             init_answerer: a stage output (.safetensors) holding the Answerer to start from; none = BLIP-2's
                 Q-Former (zero-shot).
             export_path: where this stage writes its trained heads at the end of `fit`.
-            vision_dtype: dtype of the frozen ViT: float32, bfloat16 or float16 (paper: float16 on GPU).
-            language_dtype: dtype of the frozen T5: float32, bfloat16 or float16 (paper: bfloat16 on GPU).
+            vision_dtype: dtype of the frozen ViT's Linear weights, and of the autocast it runs under: float32,
+                bfloat16 or float16 (paper: float16). The trained heads' dtype follows trainer.precision.
+            language_dtype: dtype of the frozen T5's weights and autocast: float32, bfloat16 or float16 (paper:
+                bfloat16).
             lr: peak learning rate of AdamW (method §6).
             weight_decay: AdamW weight decay of the matrices (biases, norms and 1-D tensors get none).
             betas: AdamW betas.
@@ -82,11 +84,8 @@ class SevilaStage(L.LightningModule):
         self.optimizer_settings = OptimizerSettings(lr, weight_decay, betas, warmup_steps, warmup_start_lr, min_lr)
         self.strict_loading = False  # checkpoints hold the trained heads only
         self.skipped_videos = SkippedVideos()
-        self.vision_dtype = DTYPES[vision_dtype]
-        self.features = (
-            FeatureCache(feature_cache, vision_fingerprint(self.model.backbone_name, self.model.vision_model))
-            if feature_cache else None
-        )
+        vision = vision_fingerprint(self.model.backbone_name, self.model.vision_model, self.model.precision.vision)
+        self.features = FeatureCache(feature_cache, vision) if feature_cache else None
         self.vit_frames = 0  # frames run through the ViT: 0 once the feature cache holds them all
 
     def train(self, mode: bool = True) -> SevilaStage:
@@ -98,6 +97,11 @@ class SevilaStage(L.LightningModule):
                 getattr(self.model, name).eval()
         return self
 
+    def setup(self, stage: str) -> None:
+        """In training steps the heads compute in the trainer's autocast dtype (16-mixed: fp16, the original's)."""
+        policy = self.model.precision
+        self.model.set_precision(policy.vision, policy.language, heads_training_dtype(self.trainer.precision))
+
     def on_train_start(self) -> None:
         # Lightning restores the training loader's position in setup_data, which configure_optimizers'
         # estimated_stepping_batches already ran before the checkpoint was read; apply it now (no-op if none).
@@ -106,6 +110,7 @@ class SevilaStage(L.LightningModule):
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         """Collect skipped videos; seed dropout from (seed, step, rank), so a resumed run repeats the same draws."""
         self.skipped_videos.collect(batch)
+        self.model.precision_for_step(training=True)
         torch.manual_seed(item_seed(int(os.environ.get("PL_GLOBAL_SEED", 0)), self.global_step, self.global_rank))
 
     def configure_optimizers(self) -> dict:
@@ -132,14 +137,14 @@ class SevilaStage(L.LightningModule):
             )
 
     def encode(self, batch: QABatch | MomentBatch) -> torch.Tensor:
-        """Raw ViT features (B, T, P, D) of a batch's frames in the vision dtype, via the feature cache when set."""
+        """Raw ViT features (B, T, P, D) float32 of a batch's frames, via the feature cache when set."""
         if self.features is None:
             return self.run_vit(batch["frames"])
         # Stored and fresh features alike are float16-rounded, so every epoch sees the same numbers.
         stored = self.features.features(
             batch["video_file"], batch["frame_indices"], batch["frames"], lambda f: self.run_vit(f.unsqueeze(0))[0]
         )
-        return stored.to(self.vision_dtype)
+        return stored.float()
 
     def run_vit(self, frames: torch.Tensor) -> torch.Tensor:
         """The frozen ViT on frames (B, T, 3, S, S), counted in `vit_frames`; no graph is kept."""
