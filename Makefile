@@ -28,7 +28,9 @@ LAVIS ?= sevila_pretrained.pth
 # ViT features of evaluation and refinement frames, reused across epochs and runs; CACHE= turns the cache off
 CACHE ?= $(CKPT)/features
 FEATURES = $(if $(CACHE),--model.init_args.feature_cache=$(CACHE))
-CONFIGS = -c stages/data/$(2).yaml -c stages/$(1).yaml -c stages/profiles/$(PROFILE).yaml
+# data, stage, the stage's recipe for that dataset (stages/recipes/<stage>/<dataset>.yaml, when there is one), profile
+RECIPE = $(wildcard stages/recipes/$(1)/$(2).yaml)
+CONFIGS = -c stages/data/$(2).yaml -c stages/$(1).yaml $(addprefix -c ,$(RECIPE)) -c stages/profiles/$(PROFILE).yaml
 FIT_FLAGS = --model.init_args.backbone=$(BACKBONE) --ckpt_path=last
 FIT_ARGS ?=
 
