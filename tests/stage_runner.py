@@ -36,3 +36,9 @@ def run_stage(verb: str, stage: str, data: str, overlay: Path, *flags: str) -> i
         args += ["-c", str(config)]
     return sevila_main([*args, *flags])
 
+
+def run_dir(stage_folder: Path) -> Path:
+    """The one run folder (`run-<digest>`) `sevila fit` made inside a stage folder (`--trainer.default_root_dir`)."""
+    runs = sorted(stage_folder.glob("run-*"))
+    assert len(runs) == 1, f"expected one run folder in {stage_folder}, found {[r.name for r in runs]}"
+    return runs[0]
