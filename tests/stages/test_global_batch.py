@@ -96,3 +96,14 @@ def test_global_batch_per_device_limit_picks_the_largest_divisor():
     assert plan_batch(64, 1, max_device_batch=6) == plan_batch(64, 1, max_device_batch=4)  # 4 x 16, not 6
     assert (plan_batch(64, 16, 8).device_batch, plan_batch(64, 16, 8).accumulation) == (4, 1)
     assert (plan_batch(64, 2).device_batch, plan_batch(64, 2).accumulation) == (32, 1)  # no limit: all at once
+
+
+def test_global_batch_larger_than_the_training_split_is_one_clear_error(tmp_path, tiny_backbone_dir, tiny_benchmark):
+    module = FinetuneAnswerer(backbone=str(tiny_backbone_dir), num_keyframes=2, global_batch_size=8)
+    trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_progress_bar=False,
+                        enable_checkpointing=False, default_root_dir=str(tmp_path))
+    data = DemoQA(str(tiny_benchmark / "qa"), str(tiny_benchmark / "videos"), num_frames=4, num_workers=0,
+                  frame_size=32)  # 6 training questions
+    with pytest.raises(SevilaError, match=r"^the training split holds no full batch of 8 items per process .* lower "
+                                          r"--model.init_args.global_batch_size"):
+        trainer.fit(module, data)

@@ -61,6 +61,12 @@ def schedule_length(trainer: L.Trainer) -> tuple[int, int]:
     batches = trainer.num_training_batches
     if math.isinf(batches):
         raise SevilaError("the training loader has no length, so the lr schedule cannot find its epochs")
+    if batches == 0:  # the loader drops partial batches: fewer items per process than one batch
+        size = getattr(trainer.datamodule, "batch_size", "?")
+        raise SevilaError(
+            f"the training split holds no full batch of {size} items per process (partial batches are dropped, "
+            "as the original does); lower --model.init_args.global_batch_size or train on more data"
+        )
     steps = max(1, math.ceil(batches / trainer.accumulate_grad_batches))
     epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else math.ceil(trainer.max_steps / steps)
     return steps, max(1, epochs)

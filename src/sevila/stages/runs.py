@@ -84,11 +84,11 @@ def differences(old: Mapping[str, Any], new: Mapping[str, Any], limit: int = 3) 
 
 
 def note_other_runs(folder: Path, identity: Mapping[str, Any]) -> None:
-    """Log the unfinished runs of other configurations beside `folder`: they are left as they are."""
+    """Log the resumable runs of other configurations beside `folder`: they are left as they are."""
     for other in sorted(folder.parent.glob("run-*")):
         record = other / RUN_FILE
-        if other == folder or (other / FINISHED_FILE).exists() or not record.is_file():
-            continue
+        if other == folder or (other / FINISHED_FILE).exists() or not (other / LAST).exists() or not record.is_file():
+            continue  # only resumable runs: a finished one, or one stopped before its first checkpoint, is not
         stored = json.loads(record.read_text(encoding="utf-8"))["identity"]
         log.info("note: %s holds an unfinished run of another configuration (%s); it is not resumed",
                  other, differences(stored, identity))
