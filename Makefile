@@ -1,5 +1,8 @@
 # sevila: every entry point of the project. `make help` lists the targets.
 # Stages chain through files in checkpoints/$(PROFILE)/: each target runs only when its output is missing.
+# A stage trains in <stage folder>/run-<digest of its configuration and inputs>/ (README "Re-runs"): deleting
+# an output and running the target again resumes that configuration's unfinished run, trains a changed
+# configuration in a new folder, and stops with one line naming the folder to remove if this one is finished.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -30,7 +33,9 @@ LAVIS ?= sevila_pretrained.pth
 # ViT features of evaluation and refinement frames, reused across epochs and runs; CACHE= turns the cache off
 CACHE ?= $(CKPT)/features
 FEATURES = $(if $(CACHE),--model.init_args.feature_cache=$(CACHE))
-CONFIGS = -c stages/data/$(2).yaml -c stages/$(1).yaml -c stages/profiles/$(PROFILE).yaml
+# data, stage, the stage's recipe for that dataset (stages/recipes/<stage>/<dataset>.yaml, when there is one), profile
+RECIPE = $(wildcard stages/recipes/$(1)/$(2).yaml)
+CONFIGS = -c stages/data/$(2).yaml -c stages/$(1).yaml $(addprefix -c ,$(RECIPE)) -c stages/profiles/$(PROFILE).yaml
 FIT_FLAGS = --model.init_args.backbone=$(BACKBONE) --ckpt_path=last
 FIT_ARGS ?=
 
@@ -40,6 +45,11 @@ FIT_ARGS ?=
 help: ## list the targets and the variables PROFILE (demo|paper), DATASET, BACKBONE, CACHE
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 	@echo "  now: PROFILE=$(PROFILE) DATASET=$(DATASET) MOMENTS=$(MOMENTS) BACKBONE=$(BACKBONE) CACHE=$(CACHE)"
+	@echo "  eval: SELECTION=$(SELECTION) EVAL_LOCALIZER=$(EVAL_LOCALIZER) EVAL_ANSWERER=$(EVAL_ANSWERER) (empty = zero-shot)"
+	@echo "  recipes: stages/recipes/<stage>/<dataset>.yaml (paper Table 11 and the official run scripts)"
+	@echo "  a stage whose output exists is skipped: delete the output to run it again; it resumes an unfinished run"
+	@echo "  of the same configuration, trains a changed one in a new run-<digest> folder, and names the folder to"
+	@echo "  remove if that configuration already finished (README 'Re-runs')"
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,19 +66,19 @@ banner:
 	@echo "== sevila: profile $(PROFILE) | backbone $(BACKBONE) | QA data stages/data/$(DATASET).yaml | moments stages/data/$(MOMENTS).yaml"
 
 pretrain-localizer: $(STAMP) banner ## stage 1: Localizer on QVHighlights -> checkpoints/PROFILE/MOMENTS/localizer.safetensors
-	@test -f $(LOCALIZER) && echo "$(LOCALIZER) exists: skipping (delete it to re-train)" || \
+	@test -f $(LOCALIZER) && echo "$(LOCALIZER) exists: skipping (delete it to run the stage again; make help)" || \
 	$(SEVILA) fit $(call CONFIGS,pretrain_localizer,$(MOMENTS)) $(FIT_FLAGS) \
 	  --model.init_args.export_path=$(LOCALIZER) --trainer.default_root_dir=$(CKPT)/$(MOMENTS)/pretrain_localizer $(FIT_ARGS)
 
 finetune-answerer: $(STAMP) banner ## stage 2: Answerer on DATASET with the stage-1 Localizer -> answerer.safetensors
 	@test -f $(LOCALIZER) || { echo "missing $(LOCALIZER): run 'make pretrain-localizer PROFILE=$(PROFILE)' first"; exit 2; }
-	@test -f $(ANSWERER) && echo "$(ANSWERER) exists: skipping (delete it to re-train)" || \
+	@test -f $(ANSWERER) && echo "$(ANSWERER) exists: skipping (delete it to run the stage again; make help)" || \
 	$(SEVILA) fit $(call CONFIGS,finetune_answerer,$(DATASET)) $(FIT_FLAGS) --model.init_args.init_localizer=$(LOCALIZER) \
 	  --model.init_args.export_path=$(ANSWERER) --trainer.default_root_dir=$(CKPT)/$(DATASET)/finetune_answerer $(FIT_ARGS)
 
 refine: $(STAMP) banner ## stage 3: self-refine the Localizer with the fine-tuned Answerer -> localizer_refined.safetensors
 	@test -f $(ANSWERER) || { echo "missing $(ANSWERER): run 'make finetune-answerer PROFILE=$(PROFILE) DATASET=$(DATASET)' first"; exit 2; }
-	@test -f $(REFINED) && echo "$(REFINED) exists: skipping (delete it to re-train)" || \
+	@test -f $(REFINED) && echo "$(REFINED) exists: skipping (delete it to run the stage again; make help)" || \
 	$(SEVILA) fit $(call CONFIGS,refine_localizer,$(DATASET)) $(FIT_FLAGS) --model.init_args.init_localizer=$(LOCALIZER) \
 	  --model.init_args.init_answerer=$(ANSWERER) --model.init_args.cache_dir=$(CKPT)/$(DATASET)/pseudo_labels $(FEATURES) \
 	  --model.init_args.export_path=$(REFINED) --trainer.default_root_dir=$(CKPT)/$(DATASET)/refine_localizer $(FIT_ARGS)
@@ -78,19 +88,34 @@ EVALUATE = $(SEVILA) test $(call CONFIGS,evaluate,$(DATASET)) --model.init_args.
 	  --model.init_args.selection=$(1) $(if $(2),--model.init_args.init_localizer=$(2)) \
 	  $(if $(3),--model.init_args.init_answerer=$(3)) --model.init_args.output_dir=$(4) --trainer.default_root_dir=$(4) $(FIT_ARGS)
 
-eval: $(STAMP) banner ## stage 4: forward chain on DATASET (moment retrieval when DATASET=MOMENTS) -> results/PROFILE/DATASET/
+# What `make eval` evaluates: exactly these (empty = BLIP-2's Q-Former, zero-shot); nothing is picked by existence.
+SELECTION ?= localizer
+EVAL_LOCALIZER ?= $(REFINED)
+EVAL_ANSWERER ?= $(ANSWERER)
+# The output folder is named by what was evaluated: <file stem>-<first 8 hex digits of its sha256>, or zero-shot,
+# so no two settings or weights share a folder. A shell expression: expand it inside a recipe line.
+WEIGHTS = $(if $(1),$(basename $(notdir $(1)))-$$(sha256sum $(1) | cut -c1-8),zero-shot)
+EVAL_NAME = $(SELECTION)$(if $(filter localizer,$(SELECTION)),_loc-$(call WEIGHTS,$(EVAL_LOCALIZER)))_ans-$(call WEIGHTS,$(EVAL_ANSWERER))
+NEED = test -f $(1) || { echo "missing $(1): $(2)"; exit 2; }
+
+eval: $(STAMP) banner ## stage 4: forward chain on DATASET -> results/PROFILE/DATASET/<selection>_loc-<weights>_ans-<weights>/
 ifeq ($(DATASET),$(MOMENTS))
-	@test -f $(LOCALIZER) || { echo "missing $(LOCALIZER): run 'make pretrain-localizer PROFILE=$(PROFILE)' first"; exit 2; }
+	@$(call NEED,$(LOCALIZER),run 'make pretrain-localizer PROFILE=$(PROFILE)' first)
+	@out=$(RESULTS)/loc-$(call WEIGHTS,$(LOCALIZER)); echo "eval: moment retrieval with $(LOCALIZER) -> $$out"; \
 	$(SEVILA) test $(call CONFIGS,pretrain_localizer,$(MOMENTS)) --model.init_args.backbone=$(BACKBONE) $(FEATURES) \
-	  --model.init_args.init_localizer=$(LOCALIZER) --model.init_args.output_dir=$(RESULTS) --trainer.default_root_dir=$(RESULTS) \
+	  --model.init_args.init_localizer=$(LOCALIZER) --model.init_args.output_dir=$$out --trainer.default_root_dir=$$out \
 	  --data.init_args.test_file=val.json $(FIT_ARGS)
 else
-	@loc=$(REFINED); [ -f $$loc ] || loc=$(LOCALIZER); [ -f $$loc ] || loc=; ans=$(ANSWERER); [ -f $$ans ] || ans=; \
-	echo "eval: Localizer $${loc:-BLIP-2 Q-Former (zero-shot)}; Answerer $${ans:-BLIP-2 Q-Former (zero-shot)}"; \
-	$(call EVALUATE,localizer,$$loc,$$ans,$(RESULTS))
+	@$(if $(filter localizer,$(SELECTION)),$(if $(EVAL_LOCALIZER),$(call NEED,$(EVAL_LOCALIZER),run the stage that writes it or set EVAL_LOCALIZER=<file> (empty: zero-shot))))
+	@$(if $(EVAL_ANSWERER),$(call NEED,$(EVAL_ANSWERER),run 'make finetune-answerer PROFILE=$(PROFILE) DATASET=$(DATASET)' or set EVAL_ANSWERER=<file> (empty: zero-shot)))
+	@out=$(RESULTS)/$(EVAL_NAME); \
+	echo "eval: $(SELECTION) keyframes;$(if $(filter localizer,$(SELECTION)), Localizer $(or $(EVAL_LOCALIZER),BLIP-2 Q-Former (zero-shot));) Answerer $(or $(EVAL_ANSWERER),BLIP-2 Q-Former (zero-shot)) -> $$out"; \
+	$(call EVALUATE,$(SELECTION),$(if $(filter localizer,$(SELECTION)),$(EVAL_LOCALIZER)),$(EVAL_ANSWERER),$$out)
 endif
 
-DEMO_EVAL = test -f results/demo/$(1)/metrics.json || $(call EVALUATE,$(2),$(3),$(ANSWERER),results/demo/$(1))
+# Re-evaluated whenever its metrics are missing or older than the weights evaluated.
+DEMO_EVAL = { test results/demo/$(1)/metrics.json -nt $(3) && test results/demo/$(1)/metrics.json -nt $(ANSWERER); } || \
+	$(call EVALUATE,$(2),$(3),$(ANSWERER),results/demo/$(1))
 
 demo: $(STAMP) ## everything on the embedded synthetic benchmark, on CPU -> results/demo/summary.{json,md,png}
 	@test "$(PROFILE)" = demo || { echo "make demo runs the demo profile only (got PROFILE=$(PROFILE))"; exit 2; }

@@ -28,7 +28,7 @@ def demo(tmp_path_factory) -> Path:
     assert sevila_main(["demo-data", "--output", str(data), "--train-videos", "4", "--val-videos", "2"]) == 0
     assert sevila_main(["demo-backbone", "--output", str(data / "backbone"), "--steps", "3"]) == 0
     common = [f"--model.init_args.backbone={data / 'backbone'}", "--trainer.max_epochs=1", "--data.init_args.num_workers=0",
-              "--trainer.enable_progress_bar=false", "--data.init_args.batch_size=4"]
+              "--trainer.enable_progress_bar=false", "--model.init_args.global_batch_size=4"]
     qa = [f"--data.init_args.annotation_dir={data / 'qa'}", f"--data.init_args.video_dir={data / 'videos'}"]
     localizer, answerer = ckpt / "demo_moments" / "localizer.safetensors", ckpt / "demo_qa" / "answerer.safetensors"
     refined = ckpt / "demo_qa" / "localizer_refined.safetensors"

@@ -32,7 +32,7 @@ def bad_benchmark(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def answerer_run(tmp_path_factory: pytest.TempPathFactory, tiny_backbone_dir: Path, bad_benchmark: Path) -> Path:
-    """One finetune_answerer epoch with on_bad_video: skip: checkpoints/last.ckpt and answerer.safetensors."""
+    """One finetune_answerer epoch with on_bad_video: skip: run-*/checkpoints/last.ckpt and answerer.safetensors."""
     run = tmp_path_factory.mktemp("answerer_run")
     overlay = write_overlay(run / "overlay.yaml", tiny_backbone_dir, bad_benchmark, "qa",
                             model={"export_path": str(run / "answerer.safetensors")},

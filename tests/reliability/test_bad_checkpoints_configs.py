@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from stage_runner import run_stage, write_overlay
+from stage_runner import run_dir, run_stage, write_overlay
 from video_factory import write_truncated_copy
 
 from sevila.model.tiny import TinySize, build_tiny_backbone
@@ -23,7 +23,7 @@ def _run(tmp_path: Path, capsys, verb: str, stage: str, backbone: Path, data_roo
 
 
 def test_truncated_checkpoint_as_ckpt_path(tmp_path, capsys, tiny_backbone_dir, bad_benchmark, answerer_run) -> None:
-    cut = write_truncated_copy(answerer_run / "checkpoints" / "last.ckpt", tmp_path / "cut.ckpt", 0.5)
+    cut = write_truncated_copy(run_dir(answerer_run) / "checkpoints" / "last.ckpt", tmp_path / "cut.ckpt", 0.5)
     line = _run(tmp_path, capsys, "fit", "finetune_answerer", tiny_backbone_dir, bad_benchmark, "--ckpt_path", str(cut))
     assert line.startswith(f"sevila fit: error: {cut}: not a readable checkpoint (")
     assert line.endswith("pass an intact last.ckpt, or drop --ckpt_path to start afresh")
@@ -38,7 +38,7 @@ def test_truncated_safetensors_as_stage_input(tmp_path, capsys, tiny_backbone_di
 
 
 def test_checkpoint_of_another_stage(tmp_path, capsys, tiny_backbone_dir, bad_benchmark, answerer_run) -> None:
-    ckpt = answerer_run / "checkpoints" / "last.ckpt"
+    ckpt = run_dir(answerer_run) / "checkpoints" / "last.ckpt"
     line = _run(tmp_path, capsys, "fit", "refine_localizer", tiny_backbone_dir, bad_benchmark, "--ckpt_path", str(ckpt),
                 model={"cache_dir": str(tmp_path / "cache")}, data={"on_bad_video": "skip"})
     assert line == (
@@ -50,7 +50,7 @@ def test_checkpoint_of_another_stage(tmp_path, capsys, tiny_backbone_dir, bad_be
 
 def test_checkpoint_of_another_backbone(tmp_path, capsys, tiny_backbone_dir, bad_benchmark, answerer_run) -> None:
     wider = build_tiny_backbone(tmp_path / "wider", size=TinySize(qformer_width=48))
-    ckpt = answerer_run / "checkpoints" / "last.ckpt"
+    ckpt = run_dir(answerer_run) / "checkpoints" / "last.ckpt"
     line = _run(tmp_path, capsys, "fit", "finetune_answerer", wider, bad_benchmark, "--ckpt_path", str(ckpt),
                 data={"on_bad_video": "skip"}, trainer={"max_epochs": 2})
     assert line.startswith(

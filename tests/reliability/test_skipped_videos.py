@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from stage_runner import run_stage, write_overlay
+from stage_runner import run_dir, run_stage, write_overlay
 
 from sevila.stages.skipped_videos import REPORT_NAME
 
@@ -47,6 +47,6 @@ def test_evaluation_without_bad_videos_reports_zero_and_writes_no_list(tmp_path,
 
 
 def test_training_skip_writes_the_report_into_the_run_folder(answerer_run) -> None:
-    (report,) = answerer_run.glob(f"lightning_logs/version_*/{REPORT_NAME}")
+    (report,) = run_dir(answerer_run).glob(f"lightning_logs/version_*/{REPORT_NAME}")
     (entry,) = [json.loads(line) for line in report.read_text().splitlines()]
     assert (entry["qid"], entry["video"]) == ("Color_broken_0", "broken")

@@ -14,12 +14,18 @@ COMBINATIONS = [("pretrain_localizer", "qvhighlights"), ("pretrain_localizer", "
 ] + [("evaluate", "nextgqa")]  # NExT-GQA has no training split
 
 
+def recipe_configs(stage: str, data: str) -> list[str]:
+    """`-c` of the stage's recipe for that dataset, when there is one (as the Makefile layers it)."""
+    recipe = STAGES / "recipes" / stage / f"{data}.yaml"
+    return ["-c", str(recipe)] if recipe.is_file() else []
+
+
 @pytest.mark.parametrize("profile", ["demo", "paper"])
 @pytest.mark.parametrize(("stage", "data"), COMBINATIONS)
 def test_config_parses(stage, data, profile, capsys):
     verb = "test" if stage == "evaluate" else "fit"
     args = [verb, "-c", str(STAGES / "data" / f"{data}.yaml"), "-c", str(STAGES / f"{stage}.yaml"),
-            "-c", str(STAGES / "profiles" / f"{profile}.yaml"), "--print_config"]
+            *recipe_configs(stage, data), "-c", str(STAGES / "profiles" / f"{profile}.yaml"), "--print_config"]
     with pytest.raises(SystemExit) as exit_info:
         sevila_main(args)
     assert exit_info.value.code in (0, None)
@@ -34,6 +40,8 @@ def test_config_every_yaml_file_is_covered():
     assert stage_files == {stage for stage, _ in COMBINATIONS}
     assert data_files == {data for _, data in COMBINATIONS}
     assert {p.stem for p in (STAGES / "profiles").glob("*.yaml")} == {"demo", "paper"}
+    recipes = {(p.parent.name, p.stem) for p in (STAGES / "recipes").glob("*/*.yaml")}
+    assert recipes == {(stage, data) for stage, data in COMBINATIONS if stage != "evaluate" and not data.startswith("demo")}
 
 
 def test_config_unknown_key_is_refused(capsys):

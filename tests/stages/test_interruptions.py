@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from stage_runner import STAGES, run_stage, write_overlay
+from stage_runner import STAGES, run_dir, run_stage, write_overlay
 
 from sevila.errors import SevilaError
 from sevila.model.head_weights import read_heads
@@ -60,7 +60,7 @@ def _assert_same_heads(resumed: Path, uninterrupted: Path) -> None:
 def _final_val_metrics(run: Path) -> dict[str, float]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    latest = max((run / "lightning_logs").iterdir(), key=lambda version: int(version.name.split("_")[1]))
+    latest = max((run_dir(run) / "lightning_logs").iterdir(), key=lambda version: int(version.name.split("_")[1]))
     events = EventAccumulator(str(latest))
     events.Reload()
     return {tag: events.Scalars(tag)[-1].value for tag in events.Tags()["scalars"] if tag.startswith("val/")}
@@ -75,11 +75,11 @@ def test_refine_killed_while_labelling_and_mid_epoch_resumes_to_the_same_result(
     first = _fit(run, *args, kill_at_step=1)  # epoch 1, after batch 0's pseudo-labels, before batch 1's
     assert first.returncode == -signal.SIGKILL
     assert len(json.loads((run / "pseudo_labels" / "pseudo_labels.rank0.json").read_text())) == 2 * 4
-    assert not (run / "checkpoints" / "last.ckpt").exists()
+    assert not (run_dir(run) / "checkpoints" / "last.ckpt").exists()
     second = _fit(run, *args, kill_at_step=5)  # epoch 2, one batch after the step-4 checkpoint
     assert second.returncode == -signal.SIGKILL, second.stderr[-2000:]
-    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 4
-    assert (run / LOCK_NAME).exists()  # left behind by the killed process, and no obstacle to the re-run
+    assert torch.load(run_dir(run) / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 4
+    assert (run_dir(run) / LOCK_NAME).exists()  # left behind by the killed process, and no obstacle to the re-run
     third = _fit(run, *args)
     assert third.returncode == 0, third.stderr[-2000:]
     _assert_same_heads(run, tmp_path / "whole")

@@ -174,10 +174,11 @@ class ClipDataModule(L.LightningDataModule, ABC):
                 self.datasets[split] = self._build(split)
 
     def train_dataloader(self) -> DataLoader[Any]:
-        """Shuffled training batches; frames and crops are redrawn every epoch."""
+        """Shuffled full training batches (the last partial one is dropped, as the original's loader does);
+        frames and crops are redrawn every epoch."""
         dataset = self._dataset("train", "fit")
         sampler = EpochSampler(len(dataset), shuffle=True, seed=self.seed)
-        return self._loader(dataset, self.batch_size, sampler, ResumableLoader)
+        return self._loader(dataset, self.batch_size, sampler, ResumableLoader, drop_last=True)
 
     def val_dataloader(self) -> DataLoader[Any]:
         """Validation batches in file order, deterministic frames."""
@@ -224,12 +225,14 @@ class ClipDataModule(L.LightningDataModule, ABC):
         return self.datasets[split]
 
     def _loader(
-        self, dataset: Dataset[Any], batch_size: int, sampler: Sampler[Any] | None = None, kind: type = DataLoader
+        self, dataset: Dataset[Any], batch_size: int, sampler: Sampler[Any] | None = None, kind: type = DataLoader,
+        drop_last: bool = False,
     ) -> DataLoader[Any]:
         return kind(
             dataset,
             batch_size=batch_size,
             sampler=sampler,
+            drop_last=drop_last,
             num_workers=self.num_workers,
             collate_fn=type(self).collate,
             persistent_workers=self.num_workers > 0,

@@ -17,8 +17,10 @@ from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
 from sevila.model.feature_cache import FeatureCache, vision_fingerprint
 from sevila.model.precision import DTYPES
 from sevila.model.sevila import SeViLA
-from sevila.stages.optim import OptimizerSettings, build_optimizer
+from sevila.stages.global_batch import apply_batch_plan, schedule_length
+from sevila.stages.optim import OptimizerSettings, Schedule, build_optimizer
 from sevila.stages.precision import heads_training_dtype
+from sevila.stages.selection import best_checkpoint, load_best_weights
 from sevila.stages.skipped_videos import SkippedVideos
 from sevila.model.head_weights import MODULES, load_heads, save_heads
 
@@ -47,6 +49,10 @@ class SevilaStage(L.LightningModule):
         warmup_start_lr: float = 1e-8,
         min_lr: float = 0.0,
         feature_cache: str | None = None,
+        global_batch_size: int | None = None,
+        max_device_batch_size: int | None = None,
+        recipe_accumulation: int = 1,
+        lr_schedule: Schedule = "official",
     ) -> None:
         """What every stage shares.
 
@@ -65,10 +71,21 @@ class SevilaStage(L.LightningModule):
             lr: peak learning rate of AdamW (method §6).
             weight_decay: AdamW weight decay of the matrices (biases, norms and 1-D tensors get none).
             betas: AdamW betas.
-            warmup_steps: optimizer steps of linear warm-up from warmup_start_lr to lr.
-            warmup_start_lr: learning rate at step 0.
-            min_lr: learning rate at the end of the cosine.
+            warmup_steps: warm-up iterations in epoch 0, counted as the official scheduler counts them: micro-batches
+                of the recipe, `recipe_accumulation` per optimizer step (cut short if epoch 0 is shorter).
+            warmup_start_lr: learning rate of warm-up iteration 0.
+            min_lr: the cosine's floor (the official per-epoch cosine never reaches it).
             feature_cache: folder of the on-disk ViT feature cache (`sevila.model.feature_cache`); none = no cache.
+            global_batch_size: items per optimizer step over all processes; the per-device batch (data.batch_size)
+                and trainer.accumulate_grad_batches then follow from the world size. none = data.batch_size per
+                device, as given.
+            max_device_batch_size: most items per device and forward pass when global_batch_size splits the batch
+                (the recipe's per-GPU batch); none = the whole per-device share at once.
+            recipe_accumulation: micro-batches per optimizer step in the recipe (official run scripts: 2 for NExT-QA
+                fine-tuning); the schedule counts warm-up in them and the loss is summed over them, as the original
+                sums its accumulated losses, whatever this run's own accumulation.
+            lr_schedule: `official` (LAVIS linear_warmup_cosine_lr: warm-up in epoch 0, then a cosine constant
+                within each epoch) or `cosine` (the same warm-up, then a smooth per-step cosine down to min_lr).
         """
         super().__init__()
         self.save_hyperparameters()
@@ -81,7 +98,12 @@ class SevilaStage(L.LightningModule):
                 load_heads(self.model, path, module)
                 log.info("%s: %s starts from %s", self.stage_name, module, path)
         self.model.train_only(self.trains)
-        self.optimizer_settings = OptimizerSettings(lr, weight_decay, betas, warmup_steps, warmup_start_lr, min_lr)
+        for name, value in (("global_batch_size", global_batch_size), ("max_device_batch_size", max_device_batch_size),
+                            ("recipe_accumulation", recipe_accumulation)):
+            if value is not None and value < 1:
+                raise SevilaError(f"model.{name} is {value}; expected a positive integer")
+        self.optimizer_settings = OptimizerSettings(lr, weight_decay, betas, warmup_steps, warmup_start_lr, min_lr,
+                                                    recipe_accumulation, lr_schedule)
         self.strict_loading = False  # checkpoints hold the trained heads only
         self.skipped_videos = SkippedVideos()
         vision = vision_fingerprint(self.model.backbone_name, self.model.vision_model, self.model.precision.vision)
@@ -113,8 +135,22 @@ class SevilaStage(L.LightningModule):
         self.model.precision_for_step(training=True)
         torch.manual_seed(item_seed(int(os.environ.get("PL_GLOBAL_SEED", 0)), self.global_step, self.global_rank))
 
+    @property
+    def selection_metric(self) -> str:
+        """The validation metric whose best epoch the stage exports (`sevila.stages.selection.BestEpoch`)."""
+        raise NotImplementedError(f"{type(self).__name__} names no selection metric")
+
     def configure_optimizers(self) -> dict:
-        return build_optimizer(self.model, self.optimizer_settings, int(self.trainer.estimated_stepping_batches))
+        """AdamW and the lr schedule; first the global batch is split for this world size, before the loader exists."""
+        if self.hparams.global_batch_size is not None:
+            apply_batch_plan(self.trainer, self.clip_data, self.hparams.global_batch_size,
+                             self.hparams.max_device_batch_size)
+        steps_per_epoch, max_epochs = schedule_length(self.trainer)
+        return build_optimizer(self.model, self.optimizer_settings, steps_per_epoch, max_epochs)
+
+    def backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
+        """Lightning averages the accumulated micro-batches; the original sums its `recipe_accumulation` of them."""
+        super().backward(loss * self.optimizer_settings.recipe_accumulation, *args, **kwargs)
 
     @property
     def clip_data(self) -> ClipDataModule:
@@ -186,7 +222,16 @@ class SevilaStage(L.LightningModule):
             )
 
     def on_fit_end(self) -> None:
+        """Export the trained heads of the best validation epoch (the last weights if no validation ran)."""
         path = self.hparams.export_path
-        if path and self.trainer.is_global_zero:
-            save_heads(self.model, path, self.trains, self.stage_name)
-            log.info("%s: wrote %s", self.stage_name, path)
+        if not (path and self.trainer.is_global_zero):
+            return
+        best = best_checkpoint(self.trainer)
+        if best is None:
+            log.info("%s: no best validation epoch was saved; exporting the last weights", self.stage_name)
+        else:
+            epoch = load_best_weights(self, best[0])
+            log.info("%s: exporting epoch %d, the best by %s (%.4f)", self.stage_name, epoch, self.selection_metric,
+                     best[1])
+        save_heads(self.model, path, self.trains, self.stage_name)
+        log.info("%s: wrote %s", self.stage_name, path)

@@ -11,15 +11,19 @@ from typing import Any
 
 import lightning as L
 import torch
+import yaml
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.trainer.states import TrainerStatus
 
 from sevila.errors import SevilaError
 from sevila.io import atomic_open
 from sevila.stages.base import SevilaStage
 from sevila.stages.config_errors import check_checkpoint_readable, parse_error_line, user_error_in
 from sevila.stages.run_lock import folder_lock
+from sevila.stages.runs import finish_run, run_folder, run_identity, start_run
+from sevila.stages.selection import best_checkpoint
 
 # Model arguments naming folders a verb writes into: test writes predictions and metrics, fit the label cache.
 OUTPUT_ARGS = {"fit": ("cache_dir",), "validate": ("cache_dir",), "test": ("output_dir",)}
@@ -38,15 +42,16 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class SevilaCLI(LightningCLI):
-    """LightningCLI whose checkpoints live in `<default_root_dir>/checkpoints`, so `--ckpt_path=last` finds them.
-
-    Lightning's default folder carries the logger's version, which changes every run, so a re-run
-    of a killed stage would not find the previous run's last.ckpt. Every folder the run writes into
+    """LightningCLI whose fit runs live in `<default_root_dir>/run-<digest>/` (`sevila.stages.runs`), one per
+    configuration, with checkpoints in its `checkpoints/`, so `--ckpt_path=last` finds only a run of the same
+    configuration. Lightning's default folder carries the logger's version, which changes every run, so a
+    re-run of a killed stage would not find the previous run's last.ckpt. Every folder the run writes into
     is locked before anything is built, so a second run on the same folders stops with a clear error.
     """
 
     def __init__(self, *args: Any, locks: ExitStack, **kwargs: Any) -> None:
         self.locks = locks  # owned by the caller, so the locks are released even when the run fails
+        self.run_folder: Path | None = None  # fit only: the run folder of this configuration
         super().__init__(*args, **kwargs)
 
     def parse_arguments(self, parser: LightningArgumentParser, args: list[str]) -> None:
@@ -84,9 +89,16 @@ class SevilaCLI(LightningCLI):
             raise cause from error
 
     def before_instantiate_classes(self) -> None:
-        if rank_zero_only.rank != 0 or os.environ.get("NODE_RANK", "0") != "0":
-            return  # processes Lightning launches for DDP run under the first process's locks
         config = self.config[self.subcommand]
+        first = rank_zero_only.rank == 0 and os.environ.get("NODE_RANK", "0") == "0"
+        identity = None
+        if self.subcommand == "fit":
+            # Every process derives the same run folder from the same config: no coordination needed.
+            identity = run_identity(yaml.safe_load(self._parser(self.subcommand).dump(config, skip_none=False)))
+            self.run_folder = run_folder(config.trainer.default_root_dir or os.getcwd(), identity)
+            config.trainer.default_root_dir = str(self.run_folder)
+        if not first:
+            return  # processes Lightning launches for DDP run under the first process's locks and checks
         model = config.model.init_args
         folders = [config.trainer.default_root_dir or os.getcwd()]
         folders += [model[name] for name in OUTPUT_ARGS[self.subcommand] if model.get(name)]
@@ -94,6 +106,18 @@ class SevilaCLI(LightningCLI):
             folders.append(Path(model.export_path).parent)
         for folder in sorted({os.path.realpath(folder) for folder in folders}):
             self.locks.enter_context(folder_lock(folder))
+        if identity is not None:
+            start_run(self.run_folder, identity, config.get("ckpt_path"), sys.argv)
+
+    def after_fit(self) -> None:
+        """A fit that ended normally marks its run folder finished (an interrupted one stays resumable)."""
+        trainer = self.trainer
+        if trainer.is_global_zero and trainer.state.status == TrainerStatus.FINISHED:
+            best = best_checkpoint(trainer)
+            finish_run(self.run_folder, {"global_step": trainer.global_step, "epochs": trainer.current_epoch,
+                                         "best_checkpoint": str(best[0]) if best else None,
+                                         "best_score": best[1] if best else None,
+                                         "export_path": trainer.lightning_module.hparams.get("export_path")})
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         trainer = super().instantiate_trainer(**kwargs)

@@ -37,6 +37,11 @@ class PretrainLocalizer(SevilaStage):
         self.output_dir = Path(output_dir)
         self._moments: list[dict[str, Any]] = []
 
+    @property
+    def selection_metric(self) -> str:
+        """Frame yes/no accuracy, what the original selects stage 1 by (moment retrieval is logged beside it)."""
+        return "val/frame_acc"
+
     def _step(self, batch: MomentBatch, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         raw = self.encode(batch)
         loss, yes_no = self.model.localizer.loss(raw, batch["localizer_text"], batch["labels"])  # (B, T, 2)

@@ -55,6 +55,11 @@ class QAStage(SevilaStage):
         super().__init__(*args, **kwargs)
         self._rows: list[dict[str, Any]] = []
 
+    @property
+    def selection_metric(self) -> str:
+        """The benchmark's headline (accuracy; STAR: the mean of its four categories), the original's agg_metrics."""
+        return f"val/{self.clip_data.benchmark.headline.lower()}"
+
     def keyframe_candidates(self, fitting: bool) -> dict[str, int]:
         """The data settings naming n, the frames k keyframes are chosen among (evaluation frames here)."""
         return {"eval_num_frames": self.clip_data.eval_num_frames}
