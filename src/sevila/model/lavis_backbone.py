@@ -50,9 +50,10 @@ def read_blip2_config(path: Path | None) -> Blip2Config:
     if not path.is_file():
         raise SevilaError(f"--config {path}: BLIP-2 config not found; pass a Blip2Config JSON like {BUNDLED_CONFIG}")
     try:
-        payload = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise SevilaError(f"--config {path}: not valid JSON ({error}); pass a Blip2Config JSON") from error
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, a number too long
+        reason = str(error) if not isinstance(error, RecursionError) else "nested too deeply"
+        raise SevilaError(f"--config {path}: not valid JSON ({reason}); pass a Blip2Config JSON") from error
     found = payload.get("model_type") if isinstance(payload, dict) else type(payload).__name__
     if found != "blip-2":
         raise SevilaError(f"--config {path}: expected a BLIP-2 config (model_type 'blip-2'), found {found!r}")

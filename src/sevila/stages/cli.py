@@ -18,7 +18,12 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from sevila.errors import SevilaError
 from sevila.io import atomic_open
 from sevila.stages.base import SevilaStage
-from sevila.stages.config_errors import check_checkpoint_readable, parse_error_line, user_error_in
+from sevila.stages.config_errors import (
+    check_checkpoint_readable,
+    check_run_outputs,
+    parse_error_line,
+    user_error_in,
+)
 from sevila.stages.run_lock import folder_lock
 
 # Model arguments naming folders a verb writes into: test writes predictions and metrics, fit the label cache.
@@ -88,6 +93,7 @@ class SevilaCLI(LightningCLI):
             return  # processes Lightning launches for DDP run under the first process's locks
         config = self.config[self.subcommand]
         model = config.model.init_args
+        check_run_outputs(config.trainer, model, OUTPUT_ARGS[self.subcommand])
         folders = [config.trainer.default_root_dir or os.getcwd()]
         folders += [model[name] for name in OUTPUT_ARGS[self.subcommand] if model.get(name)]
         if model.get("export_path"):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import pickle
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-import torch
-
-from sevila.errors import SevilaError
+from sevila.errors import SevilaError, os_error_message
+from sevila.io import check_output_file, check_output_folder
+from sevila.model.torch_files import UnreadableTorchFile, load_weights_only
 
 _UNION_NOISE = ("Does not validate against any of the Union subtypes", "Subtypes:", "Errors:", "- Expected a <class",
                 "Given value type:", "Given value:")
@@ -24,23 +24,35 @@ def parse_error_line(parser_output: str, argv: Sequence[str]) -> str:
 
 
 def user_error_in(error: BaseException) -> SevilaError | None:
-    """The SevilaError that caused `error` (jsonargparse wraps what a class's __init__ raises), if any."""
+    """The user error that caused `error` (jsonargparse wraps what a class's __init__ raises), if any.
+
+    A SevilaError comes back as itself; an OS refusal on a path (a file the constructor reads, a folder
+    it creates) as a SevilaError naming the path.
+    """
     cause = error.__cause__ or error.__context__
-    while cause is not None and not isinstance(cause, SevilaError):
+    while cause is not None and not isinstance(cause, (SevilaError, OSError)):
         cause = cause.__cause__ or cause.__context__
-    return cause
+    return SevilaError(os_error_message(cause)) if isinstance(cause, OSError) else cause
 
 
 def check_checkpoint_readable(path: str | os.PathLike[str]) -> None:
     """Load a `--ckpt_path` file the way the Trainer will (weights_only=True); a damaged file is a SevilaError."""
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as error:
-        # UnpicklingError also means weights_only refused pickled objects: never unpickle a user's file.
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        checkpoint = load_weights_only(path, mmap=True)
+    except UnreadableTorchFile as reason:
         raise SevilaError(
             f"{path}: not a readable checkpoint ({reason}); it is truncated, damaged or not a sevila stage's "
             ".ckpt: pass an intact last.ckpt, or drop --ckpt_path to start afresh"
         ) from error
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise SevilaError(f"{path}: not a Lightning checkpoint (no state_dict); pass a stage's last.ckpt")
+
+
+def check_run_outputs(trainer: Mapping[str, Any], model: Mapping[str, Any], folders: Sequence[str]) -> None:
+    """Before anything is built: every folder and file the run writes can be created (names, parents, rights)."""
+    check_output_folder(trainer.get("default_root_dir") or os.getcwd(), "trainer.default_root_dir")
+    for name in (*folders, "feature_cache"):
+        if model.get(name):
+            check_output_folder(model[name], f"model.{name}")
+    if model.get("export_path"):
+        check_output_file(model["export_path"], "model.export_path")
