@@ -65,17 +65,21 @@ def parse_json(text: str, one_line: bool = False) -> Any:
         raise JSONProblem("lists or objects nest too deeply to parse (thousands of levels)") from None
 
 
-def read_text(path: str | Path, expected: str) -> str:
-    """Return a file's text; a non-UTF-8 byte (with its offset) or an empty file raises SevilaError."""
+def utf8_text(path: str | Path) -> str:
+    """A file's text, a leading byte-order mark dropped; a non-UTF-8 byte raises SevilaError with its offset."""
     data = Path(path).read_bytes()
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8").removeprefix(_UTF8_BOM)
     except UnicodeDecodeError as error:
         raise SevilaError(
             f"{path}: not UTF-8 text: byte 0x{data[error.start]:02x} at byte offset {error.start} "
             "cannot be decoded; re-save the file as UTF-8"
         ) from None
-    text = text.removeprefix(_UTF8_BOM)
+
+
+def read_text(path: str | Path, expected: str) -> str:
+    """Return a file's text; a non-UTF-8 byte (with its offset) or an empty file raises SevilaError."""
+    text = utf8_text(path)
     if not text.strip():
         raise SevilaError(f"{path}: the file is empty; expected {expected}")
     return text

@@ -20,6 +20,7 @@ from sevila.io import atomic_open
 from sevila.stages.base import SevilaStage
 from sevila.stages.config_errors import (
     check_checkpoint_readable,
+    check_config_files,
     check_run_outputs,
     parse_error_line,
     user_error_in,
@@ -56,6 +57,7 @@ class SevilaCLI(LightningCLI):
 
     def parse_arguments(self, parser: LightningArgumentParser, args: list[str]) -> None:
         """Parse; a refused key or value becomes one SevilaError line instead of the usage block."""
+        check_config_files(args)
         captured = io.StringIO()
         try:
             with redirect_stderr(captured):

@@ -6,6 +6,9 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import yaml
+
+from sevila.data.raw_files import utf8_text
 from sevila.errors import SevilaError, os_error_message
 from sevila.io import check_output_file, check_output_folder
 from sevila.model.torch_files import UnreadableTorchFile, load_weights_only
@@ -21,6 +24,32 @@ def parse_error_line(parser_output: str, argv: Sequence[str]) -> str:
     kept = [line.removeprefix("- ") for line in lines if line and not line.startswith(_UNION_NOISE)]
     verb = argv[0] if argv else "fit"
     return " ".join(kept) + f"; fix or remove it (`sevila {verb} -c ... --print_config` lists every accepted key)"
+
+
+def check_config_files(argv: Sequence[str]) -> None:
+    """Every `-c/--config` file that exists is UTF-8 text (jsonargparse's decoding error would not name it)."""
+    for index, arg in enumerate(argv):
+        if arg in ("-c", "--config") and index + 1 < len(argv):
+            path = argv[index + 1]
+        elif arg.startswith("--config="):
+            path = arg.partition("=")[2]
+        else:
+            continue
+        if os.path.isfile(path):
+            _check_yaml(path, utf8_text(path))
+
+
+def _check_yaml(path: str, text: str) -> None:
+    """The file parses as YAML; jsonargparse's own error says "<unicode string>", not which file."""
+    try:
+        yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        reason = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SevilaError(f"{path}: not valid YAML{where}: {reason}; fix the file (a stage config YAML)") from None
+    except RecursionError:
+        raise SevilaError(f"{path}: not a stage config: lists or mappings nest too deeply to parse") from None
 
 
 def user_error_in(error: BaseException) -> SevilaError | None:
