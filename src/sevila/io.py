@@ -112,15 +112,19 @@ def check_output_file(path: str | os.PathLike[str], option: str, inputs: Sequenc
 
 
 def check_output_folder(path: str | os.PathLike[str], option: str, named: Path | None = None) -> None:
-    """Before any work: every name fits the file system, and the nearest existing ancestor is a folder we may write."""
+    """Before any work: every name fits the file system, and the nearest existing ancestor is a folder we can write."""
     folder, shown = Path(path), named or Path(path)
     if len(os.fsencode(os.path.abspath(shown))) + _TEMP_EXTRA >= PATH_MAX or any(len(os.fsencode(p)) > name_max(folder) for p in shown.parts):
         _refuse(option, shown, errno.ENAMETOOLONG)
     existing = next((p for p in (folder, *folder.parents) if os.path.lexists(p)), Path("."))
     if not existing.is_dir():
         _refuse(option, shown, errno.ENOTDIR if existing != folder or named is not None else errno.EEXIST)
-    if not os.access(existing, os.W_OK | os.X_OK):
-        _refuse(option, shown, errno.EACCES)
+    try:  # the one sure test of write access (root, ACLs, read-only and network file systems): try it
+        fd, probe = tempfile.mkstemp(prefix=".sevila-check.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise SevilaError(f"{option} {os_error_message(error, shown)}") from error
 
 
 def _refuse(option: str, path: Path, code: int) -> None:
