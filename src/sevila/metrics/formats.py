@@ -30,7 +30,7 @@ class Prediction:
 
 
 def _read_text(path: Path) -> str:
-    if not path.is_file():
+    if not path.exists():  # a folder is named as one by the OS error of reading it
         raise FileNotFoundError(f"{path}: no such file")
     return read_text(path, FILE_FORMAT)
 
@@ -157,7 +157,7 @@ def read_qa_annotations(path: str | Path) -> dict[str, int]:
 
 def _nextqa_csv(path: Path) -> dict[str, int]:
     """NExT-QA's official csv (`video,...,answer,qid,type,...`) as `<type>_<video>_<qid>` -> answer."""
-    if not path.is_file():
+    if not path.exists():  # a folder is named as one by the OS error of reading it
         raise FileNotFoundError(f"{path}: no such file")
     answers: dict[str, int] = {}
     for row in csv_rows(path, NEXTQA_CSV_COLUMNS, header=True):
