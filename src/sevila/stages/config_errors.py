@@ -68,9 +68,9 @@ def check_checkpoint_readable(path: str | os.PathLike[str]) -> None:
     """Load a `--ckpt_path` file the way the Trainer will (weights_only=True); a damaged file is a SevilaError."""
     try:
         checkpoint = load_weights_only(path, mmap=True)
-    except UnreadableTorchFile as reason:
+    except UnreadableTorchFile as error:
         raise SevilaError(
-            f"{path}: not a readable checkpoint ({reason}); it is truncated, damaged or not a sevila stage's "
+            f"{path}: not a readable checkpoint ({error}); it is truncated, damaged or not a sevila stage's "
             ".ckpt: pass an intact last.ckpt, or drop --ckpt_path to start afresh"
         ) from error
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
