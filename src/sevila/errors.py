@@ -51,7 +51,8 @@ def _too_long(path: Path) -> str:
     if size > limit:
         return (f"the name '{longest[:24]}...' is {size} bytes, longer than the file system allows ({limit}); "
                 "choose a shorter name")
-    return f"the path is {len(os.fsencode(path))} bytes, longer than the system allows ({PATH_MAX}); choose a shorter one"
+    size = len(os.fsencode(path))
+    return f"the path is {size} bytes, longer than the system allows ({PATH_MAX}); choose a shorter one"
 
 
 def name_max(path: Path) -> int:

@@ -100,7 +100,7 @@ def write_jsonl(path: str | os.PathLike[str], rows: list[dict[str, Any]]) -> Non
 
 
 def check_output_file(path: str | os.PathLike[str], option: str, inputs: Sequence[str | os.PathLike[str]] = ()) -> None:
-    """Before any work: `path` can become a file (see `check_output_folder`), no folder is in its way, no input is it."""
+    """Before any work: `path` can become a file (`check_output_folder`), no folder is in its way, it is no input."""
     target = Path(path)
     if os.path.isdir(target):
         _refuse(option, target, errno.EISDIR)
@@ -114,7 +114,8 @@ def check_output_file(path: str | os.PathLike[str], option: str, inputs: Sequenc
 def check_output_folder(path: str | os.PathLike[str], option: str, named: Path | None = None) -> None:
     """Before any work: every name fits the file system, and the nearest existing ancestor is a folder we can write."""
     folder, shown = Path(path), named or Path(path)
-    if len(os.fsencode(os.path.abspath(shown))) + _TEMP_EXTRA >= PATH_MAX or any(len(os.fsencode(p)) > name_max(folder) for p in shown.parts):
+    too_long = len(os.fsencode(os.path.abspath(shown))) + _TEMP_EXTRA >= PATH_MAX
+    if too_long or any(len(os.fsencode(part)) > name_max(folder) for part in shown.parts):
         _refuse(option, shown, errno.ENAMETOOLONG)
     existing = next((p for p in (folder, *folder.parents) if os.path.lexists(p)), Path("."))
     if not existing.is_dir():

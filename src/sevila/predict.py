@@ -58,7 +58,7 @@ def _parser() -> OneLineParser:
 
 
 def check_inputs(args: argparse.Namespace) -> None:
-    """Every argument, the video and the stage outputs, before any weight is loaded: a bad input is one line, at once."""
+    """Every argument, the video and the stage outputs, before any weight is loaded: a bad input is one line at once."""
     if not args.question.strip():
         raise SevilaError("--question is empty; ask a question about the video")
     if not 2 <= len(args.option) <= len(prompts.OPTION_LETTERS):

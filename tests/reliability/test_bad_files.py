@@ -47,7 +47,8 @@ def test_malformed_csv_names_the_line(tmp_path, capsys, case: str, verb: str) ->
     path.write_text(CSV_HEADER_AND_ROW[0] + "\n" + body.format(row=CSV_HEADER_AND_ROW[1]))
     argv = (["prepare", "nextqa", "--input", str(path), "--video-map", str(NEXTQA_MAP), "--output", str(tmp_path / "o")]
             if verb == "prepare" else
-            ["metrics", "nextqa", "--predictions", str(METRICS / "nextqa_hga_results.json"), "--annotations", str(path)])
+            ["metrics", "nextqa", "--predictions", str(METRICS / "nextqa_hga_results.json"),
+             "--annotations", str(path)])
     assert _one_line(capsys, argv) == f"sevila {verb}: error: {path}: {reason}{QUOTING_FIX}"
 
 
@@ -80,7 +81,8 @@ READERS: dict[str, tuple[Path, Callable[[Path, Path], list[str]], str | None]] =
         "metrics", "nextqa", "--predictions", str(path), "--annotations", str(METRICS / "nextqa_val.csv")],
         "prediction"),
     "moment predictions": (METRICS / "qvhighlights_moment_detr_preds.jsonl", lambda path, tmp: [
-        "metrics", "qvhighlights", "--predictions", str(path), "--annotations", str(METRICS / "qvhighlights_val.jsonl")],
+        "metrics", "qvhighlights", "--predictions", str(path),
+        "--annotations", str(METRICS / "qvhighlights_val.jsonl")],
         "qid"),
 }
 

@@ -51,10 +51,13 @@ def results(tmp_path_factory: pytest.TempPathFactory, tiny_backbone_dir: Path) -
         "predict on the tiny backbone": _predict(tiny_backbone_dir, video),
         **{name: _predict(tiny_backbone_dir, root / name) for name in
            ("empty.mp4", "cut.mp4", "cut_streamable.mp4", "folder.mp4", "random.mp4")},
-        "truncated --checkpoint": _predict(tiny_backbone_dir, video, "--checkpoint", str(root / "cut_heads.safetensors")),
-        "--save-keyframes under a file": _predict(tiny_backbone_dir, video, "--save-keyframes", str(root / "afile/s.png")),
+        "truncated --checkpoint": _predict(tiny_backbone_dir, video, "--checkpoint",
+                                           str(root / "cut_heads.safetensors")),
+        "--save-keyframes under a file": _predict(tiny_backbone_dir, video, "--save-keyframes",
+                                                  str(root / "afile/s.png")),
         **{name: ["import-checkpoint", "--lavis", str(root / name), "--output", str(root / "h.safetensors"),
-                  "--backbone", str(tiny_backbone_dir)] for name in ("interrupted.pth", "random.pth", "objects.pth", "protocol4.pth")},
+                  "--backbone", str(tiny_backbone_dir)]
+           for name in ("interrupted.pth", "random.pth", "objects.pth", "protocol4.pth")},
     }
     return {name: result for name, result in zip(cases, run_batch(list(cases.values()), root))} | {"root": root}
 
@@ -90,7 +93,8 @@ def test_predict_bad_input_is_one_line_before_any_weight(results, case: str, mes
 
 
 @pytest.mark.parametrize(("case", "reason"), [
-    ("interrupted.pth", "RuntimeError: PytorchStreamReader failed reading zip archive: failed finding central directory"),
+    ("interrupted.pth",
+     "RuntimeError: PytorchStreamReader failed reading zip archive: failed finding central directory"),
     ("random.pth", "UnpicklingError: weights-only loading refuses its pickled data (damaged, or Python objects, never "
                    "unpickled): Unsupported operand 255"),
     ("objects.pth", "UnpicklingError: weights-only loading refuses its pickled data (damaged, or Python objects, never "

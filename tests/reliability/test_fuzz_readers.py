@@ -66,32 +66,23 @@ def test_fuzz_annotation_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     _fuzz_file(tmp_path, FIXTURES / "star" / "sevila_val_sample.json", TEXT_VARIANTS, check)
 
 
-def test_fuzz_annotation_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out, video_map = _output(tmp_path, "val.json"), FIXTURES / "nextqa" / "map_vid_vidorID_sample.json"
+@pytest.mark.parametrize(("dataset", "release", "extra"), [
+    ("nextqa", FIXTURES / "nextqa" / "val_sample.csv",
+     ["--video-map", str(FIXTURES / "nextqa" / "map_vid_vidorID_sample.json")]),
+    ("tvqa", FIXTURES / "tvqa" / "tvqa_labelled_sample.jsonl", []),
+], ids=["csv", "jsonl"])
+def test_fuzz_official_release(tmp_path, capsys, dataset: str, release: Path, extra: list[str]) -> None:
+    out = _output(tmp_path, "val.json")
 
     def check(path: Path) -> str:
-        argv = ["prepare", "nextqa", "--input", str(path), "--video-map", str(video_map), "--output", str(out)]
-        code, _ = run_cli(capsys, argv, path, [out])
+        code, _ = run_cli(capsys, ["prepare", dataset, "--input", str(path), *extra, "--output", str(out)], path, [out])
         if code == 0:
             records = json.loads(out.read_text())
             assert records and all(qa_record_from_dict(record) for record in records)
             out.write_bytes(PREVIOUS)
         return _outcome(code)
 
-    _fuzz_file(tmp_path, FIXTURES / "nextqa" / "val_sample.csv", TEXT_VARIANTS, check)
-
-
-def test_fuzz_annotation_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = _output(tmp_path, "val.json")
-
-    def check(path: Path) -> str:
-        code, _ = run_cli(capsys, ["prepare", "tvqa", "--input", str(path), "--output", str(out)], path, [out])
-        if code == 0:
-            assert all(qa_record_from_dict(record) for record in json.loads(out.read_text()))
-            out.write_bytes(PREVIOUS)
-        return _outcome(code)
-
-    _fuzz_file(tmp_path, FIXTURES / "tvqa" / "tvqa_labelled_sample.jsonl", TEXT_VARIANTS, check)
+    _fuzz_file(tmp_path, release, TEXT_VARIANTS, check)
 
 
 def test_fuzz_qa_predictions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -83,7 +83,8 @@ def test_plain_verb_output_refused_by_the_os_is_one_line(tmp_path, capsys, tiny_
     assert not Path("/sys/sevila-test").exists()
 
 
-@pytest.mark.parametrize(("verb", "inputs"), [("prepare", ["--input"]), ("metrics", ["--predictions", "--annotations"])])
+@pytest.mark.parametrize(("verb", "inputs"),
+                         [("prepare", ["--input"]), ("metrics", ["--predictions", "--annotations"])])
 def test_output_that_is_an_input_is_refused(tmp_path, capsys, verb: str, inputs: list[str]) -> None:
     for flag in inputs:
         source = {"--input": STAR, "--predictions": HGA, "--annotations": NEXTQA_CSV}[flag]

@@ -133,7 +133,8 @@ def csv_rows(path: str | Path, columns: Sequence[str], header: bool) -> list[Raw
     text = read_text(path, expected)
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
-        raise SevilaError(f"{path}: line {line}: a NUL byte (0x00); this is not CSV text (damaged?): expected {expected}")
+        reason = f"a NUL byte (0x00); this is not CSV text (damaged?): expected {expected}"
+        raise SevilaError(f"{path}: line {line}: {reason}")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     names = list(columns)
     if header:
