@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from sevila.errors import SevilaError
+from sevila.errors import SevilaError, os_error_message
 
 VERBS: dict[str, tuple[str, str]] = {
     "fit": ("sevila.stages.cli", "fit"),
@@ -23,7 +23,9 @@ VERBS: dict[str, tuple[str, str]] = {
     "demo-report": ("sevila.demo.cli", "report_main"),
 }
 
-USER_ERRORS = (SevilaError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError)
+# What the operating system refuses on a path the user gave (too long, under a file, permission denied, a folder
+# where a file belongs, ...) is a user error too; its message names the path and the fix.
+USER_ERRORS = (SevilaError, ValueError, OSError)
 
 
 def _usage() -> str:
@@ -52,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as error:
         if debug:
             raise
-        print(f"sevila {args[0]}: error: {error}", file=sys.stderr)
+        message = os_error_message(error) if isinstance(error, OSError) else str(error)
+        one_line = " ".join(line.strip() for line in message.splitlines() if line.strip())
+        print(f"sevila {args[0]}: error: {one_line}", file=sys.stderr)
         return 2
 
 

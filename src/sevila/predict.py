@@ -13,10 +13,12 @@ import torch
 
 from sevila import prompts
 from sevila.cli_parser import OneLineParser
+from sevila.data.video import check_video
 from sevila.errors import SevilaError
 from sevila.inference import VideoAnswer, answer_video
+from sevila.io import check_output_file
 from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
-from sevila.model.head_weights import load_all_heads
+from sevila.model.head_weights import load_all_heads, stored_modules
 from sevila.model.precision import DTYPES
 from sevila.model.sevila import SeViLA
 from sevila.visualize import contact_sheet, save_png
@@ -60,9 +62,8 @@ def _parser() -> OneLineParser:
     return parser
 
 
-def _check(args: argparse.Namespace) -> None:
-    if not args.video.is_file():
-        raise SevilaError(f"{args.video}: no such video file")
+def check_inputs(args: argparse.Namespace) -> None:
+    """Every argument, the video and the stage outputs, before any weight is loaded: a bad input is one line at once."""
     if not args.question.strip():
         raise SevilaError("--question is empty; ask a question about the video")
     if not 2 <= len(args.option) <= len(prompts.OPTION_LETTERS):
@@ -71,6 +72,14 @@ def _check(args: argparse.Namespace) -> None:
         raise SevilaError("an --option is empty; every answer option needs text")
     if not 1 <= args.num_keyframes <= args.num_frames:
         raise SevilaError(f"--num-keyframes {args.num_keyframes} must be in 1..--num-frames ({args.num_frames})")
+    if args.save_keyframes is not None:
+        check_output_file(args.save_keyframes, "--save-keyframes", [args.video])
+    backbone = Path(args.backbone or PROFILES[args.profile].backbone)
+    if backbone.exists() and not (backbone / "config.json").is_file():
+        raise SevilaError(f"--backbone {backbone}: no config.json; expected a folder written by `save_pretrained`")
+    for path in _checkpoints(args):
+        stored_modules(path)
+    check_video(args.video, args.num_frames)  # opened and indexed: empty, cut, a folder, not a video
 
 
 def frozen_dtypes(args: argparse.Namespace) -> tuple[torch.dtype, torch.dtype]:
@@ -85,10 +94,15 @@ def build_model(args: argparse.Namespace) -> SeViLA:
     """The profile's backbone with its (or the given) stage outputs; zero-shot heads where none is found."""
     profile = PROFILES[args.profile]
     model = SeViLA(load_blip2(args.backbone or profile.backbone), num_keyframes=args.num_keyframes).eval()
-    for path in args.checkpoint or [p for p in profile.checkpoints if Path(p).is_file()]:
+    for path in _checkpoints(args):
         log.info("loaded %s from %s", ", ".join(load_all_heads(model, path)), path)
     model.set_precision(*frozen_dtypes(args))  # evaluation: the heads compute in fp32, as the original's
     return model.cuda() if torch.cuda.is_available() else model
+
+
+def _checkpoints(args: argparse.Namespace) -> list[str]:
+    """The stage outputs to load: the given ones, else those of the profile that exist."""
+    return args.checkpoint or [path for path in PROFILES[args.profile].checkpoints if Path(path).is_file()]
 
 
 @dataclass
@@ -122,7 +136,7 @@ def predict(model: SeViLA, video: Path, question: str, options: list[str], num_f
 def main(argv: list[str]) -> int:
     """Print the chosen option, the option probabilities and the keyframes (or one JSON object)."""
     args = _parser().parse_args(argv)
-    _check(args)
+    check_inputs(args)
     model = build_model(args)
     result = predict(model, args.video, args.question, args.option, args.num_frames)
     if args.save_keyframes:

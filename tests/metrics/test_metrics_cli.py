@@ -148,7 +148,7 @@ def test_cli_qvhighlights_needs_annotations(capsys: pytest.CaptureFixture[str]) 
 def test_cli_malformed_file_fails(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     preds = tmp_path / "broken.json"
     preds.write_text('[{"qid": "TVQA_1", ', encoding="utf-8")
-    _fail(capsys, "broken.json: not valid JSON", "tvqa", "--predictions", preds)
+    _fail(capsys, "broken.json: invalid JSON at line 1 column 20: Expecting", "tvqa", "--predictions", preds)
 
 
 def test_cli_wrong_dataset_files_fail(capsys: pytest.CaptureFixture[str]) -> None:

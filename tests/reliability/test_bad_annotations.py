@@ -62,7 +62,7 @@ def test_unknown_dataset_name_lists_the_valid_ones(tmp_path, capsys) -> None:
 
 def test_invalid_csv_row_names_the_line_and_the_expected_columns(tmp_path, capsys) -> None:
     raw = tmp_path / "val.csv"
-    raw.write_text('video,frame_count,width,height,question,answer,qid,type,a0,a1,a2,a3,a4\n4010069381,"cut\n')
+    raw.write_text('video,frame_count,width,height,question,answer,qid,type,a0,a1,a2,a3,a4\n4010069381,cut\n')
     (tmp_path / "map.json").write_text("{}")
     args = ["prepare", "nextqa", "--input", str(raw), "--output", str(tmp_path / "out.json"),
             "--video-map", str(tmp_path / "map.json")]

@@ -164,15 +164,20 @@ def _decode_in_order(path: object, wanted: set[int], size: int, threads: int) ->
     return images
 
 
-def decode_frames(
-    path: object, container: Container, table: FrameTable, indices: list[int], size: int, threads: int
-) -> dict[int, np.ndarray]:
-    """The frames at `indices` as (size, size, 3) RGB arrays; GOP runs spread over `threads` decoders."""
+def check_present(path: object, table: FrameTable, indices: list[int]) -> None:
+    """Every wanted frame is in the file: one that lost its tail fails here, before anything is decoded."""
     if max(indices) >= len(table.pts):
         raise VideoError(
             f"{path}: frame {max(indices)} could not be decoded: the file holds {len(table.pts)} of its "
             f"{table.num_frames} declared frames (truncated?)"
         )
+
+
+def decode_frames(
+    path: object, container: Container, table: FrameTable, indices: list[int], size: int, threads: int
+) -> dict[int, np.ndarray]:
+    """The frames at `indices` as (size, size, 3) RGB arrays; GOP runs spread over `threads` decoders."""
+    check_present(path, table, indices)
     if table.decoder_order:
         images = _decode_in_order(path, set(indices), size, threads)
     else:

@@ -10,7 +10,6 @@ the rounded integer duration; the official scorer uses them as they are).
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 
 from sevila.data import raw_formats
 from sevila.data.annotations import RecordError
-from sevila.data.raw_files import RawRow, csv_rows, json_type, read_text
+from sevila.data.raw_files import RawRow, csv_rows, json_type, load_json
 from sevila.errors import SevilaError
 
 COLUMNS = ("video_id", "question", "answer", "qid", "type", *(f"a{i}" for i in range(raw_formats.NEXTQA_OPTIONS)))
@@ -35,23 +34,6 @@ class GsubVideo:
 
     duration: float
     location: dict[str, tuple[Window, ...]]
-
-
-def load_json(path: str | Path, expected: str) -> Any:
-    """Parse a JSON file, rejecting repeated keys in any object (Python would keep only the last silently)."""
-
-    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        repeated = next((key for key in keys if keys.count(key) > 1), None)
-        if repeated is not None:
-            raise SevilaError(f"{path}: key {repeated!r} appears twice in one object; each key must appear once")
-        return dict(pairs)
-
-    try:
-        return json.loads(read_text(path, expected), object_pairs_hook=unique)
-    except json.JSONDecodeError as error:
-        where = f"line {error.lineno} column {error.colno}"
-        raise SevilaError(f"{path}: invalid JSON at {where}: {error.msg}; expected {expected}") from None
 
 
 def read_gsub(path: str | Path) -> dict[str, GsubVideo]:

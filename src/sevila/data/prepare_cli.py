@@ -10,7 +10,7 @@ from sevila.data.annotations import DATASETS, check_dataset
 from sevila.data.converters import convert
 from sevila.data.video_paths import load_video_map
 from sevila.errors import SevilaError
-from sevila.io import write_json, write_jsonl
+from sevila.io import check_output_file, write_json, write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,10 @@ def main(argv: list[str]) -> int:
         return frames_to_video(argv[1:])
     args = _parser().parse_args(argv)
     check_dataset(args.dataset)
+    inputs = [path for path in (args.input, args.video_map, args.grounding) if path is not None]
+    check_output_file(args.output, "--output", inputs)
+    if args.skip_invalid:
+        check_output_file(report_path(args.output), "--output (its --skip-invalid report)", inputs)
     video_map = load_video_map(args.video_map) if args.video_map else None
     conversion = convert(
         args.dataset, args.input, video_map=video_map, skip_invalid=args.skip_invalid, grounding=args.grounding

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from sevila.data.frame_table import FrameTable, scan
-from sevila.data.gop_decode import decode_frames
-from sevila.data.video_file import VideoError, average_fps, open_video, packets, read_errors
+from sevila.data.gop_decode import check_present, decode_frames
+from sevila.data.video_file import Container, VideoError, average_fps, open_video, packets, read_errors
 
-__all__ = ["SampledFrames", "VideoError", "VideoInfo", "probe_video", "sample_frames", "segment_indices"]
+__all__ = ["SampledFrames", "VideoError", "VideoInfo", "check_video", "probe_video", "sample_frames", "segment_indices"]
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +96,31 @@ def sample_frames(
     if size < 1 or threads < 0:
         raise ValueError(f"sample_frames needs size >= 1 and threads >= 0, got size={size}, threads={threads}")
     with read_errors(path), open_video(path) as container:
-        table = scan(container, path)
-        lo, hi = (0, table.num_frames) if span is None else _span_range(table, span, path)
-        indices = segment_indices(lo, hi, num_frames, train, generator, table.num_frames)
+        table, indices = _plan(container, path, num_frames, span, train, generator)
         images = decode_frames(path, container, table, indices, size, threads or _auto_threads())
     frames = np.stack([images[i] for i in indices]).transpose(0, 3, 1, 2)  # (T, 3, size, size)
     return SampledFrames(torch.from_numpy(np.ascontiguousarray(frames)), indices, table.fps)
+
+
+def check_video(path: str | os.PathLike[str], num_frames: int, span: tuple[float, float] | None = None) -> None:
+    """Open and index a video without decoding it, failing as `sample_frames` would on a damaged or cut file.
+
+    For commands that check every input before loading any weights (one demux pass; frames that are
+    present but undecodable are found only by decoding them).
+    """
+    with read_errors(path), open_video(path) as container:
+        table, indices = _plan(container, path, num_frames, span, train=False, generator=None)
+        check_present(path, table, indices)
+
+
+def _plan(
+    container: Container, path: object, num_frames: int, span: tuple[float, float] | None, train: bool,
+    generator: torch.Generator | None,
+) -> tuple[FrameTable, list[int]]:
+    """The scan of the file and the frame indices to sample from it (evaluation rule unless `train`)."""
+    table = scan(container, path)
+    lo, hi = (0, table.num_frames) if span is None else _span_range(table, span, path)
+    return table, segment_indices(lo, hi, num_frames, train, generator, table.num_frames)
 
 
 def _auto_threads() -> int:

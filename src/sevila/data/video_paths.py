@@ -12,17 +12,18 @@ Layout (`<dir>` = the configured video folder):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from sevila.benchmarks import benchmark
+from sevila.data.raw_files import load_json
 from sevila.errors import SevilaError
 
 VIDEO_SUFFIX = ".mp4"
 VLEP_YOUTUBE_DIR = "youtube"
 VLEP_TV_DIR = "tvqa"
 _VLEP_EPISODE_SUFFIX = "_ep"
+VIDEO_MAP_FORMAT = 'a JSON object mapping video id -> "folder/id" (map_vid_vidorID.json)'
 
 
 def video_path(
@@ -39,12 +40,14 @@ def video_path(
 
 def load_video_map(path: str | Path) -> dict[str, str]:
     """Read NExT-QA's `map_vid_vidorID.json` (video id -> `folder/id`)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SevilaError(f"{path}: not a JSON video id map ({error}); expected map_vid_vidorID.json") from None
+    if not Path(path).is_file():
+        raise SevilaError(
+            f"{path}: NExT-QA video id map not found; put map_vid_vidorID.json of the NExT-QA release there, "
+            "or point the video map option (--video-map, data.video_map) at it"
+        )
+    data = load_json(path, VIDEO_MAP_FORMAT)
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise SevilaError(f"{path}: expected a JSON object mapping video id -> \"folder/id\" (map_vid_vidorID.json)")
+        raise SevilaError(f"{path}: expected {VIDEO_MAP_FORMAT}")
     return data
 
 

@@ -35,6 +35,7 @@ from sevila.demo.world import NUM_OPTIONS, QUESTIONS
 from sevila.data.transforms import normalize
 from sevila import prompts
 from sevila.model.backbone import parts_from_model
+from sevila.model.hf_progress import progress_on_terminal
 from sevila.model.language import PromptedT5
 from sevila.model.sevila import SeViLA
 from sevila.model.tiny import TinySize, tiny_config, untie_lm_head
@@ -224,7 +225,8 @@ def pretrain_backbone(output_dir: str | Path, training: BackboneTraining = Backb
     heldout = frame_examples(world, 256, seed=training.seed + 10_000)
     accuracy = heldout_accuracy(model, heldout, seed=training.seed + 1)
     _write_back(model, blip2)
-    blip2.save_pretrained(output_dir)
+    with progress_on_terminal():  # its config already says untied: every T5 matrix is its own (build_backbone)
+        blip2.save_pretrained(output_dir)
     model.language.tokenizer.save_pretrained(output_dir)
     log.info("demo backbone: held-out %s, saved to %s", accuracy, output_dir)
     return accuracy

@@ -17,6 +17,7 @@ from typing import Any
 from sevila.benchmarks import BENCHMARKS, benchmark
 from sevila.cli_parser import OneLineParser
 from sevila.errors import SevilaError
+from sevila.io import check_output_file
 from sevila.metrics.accuracy import QARow
 from sevila.metrics.formats import (
     Prediction,
@@ -58,6 +59,8 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["nextgqa"]:  # its own flags (windows, answers, gsub): `sevila metrics nextgqa --help`
         return nextgqa_main(argv[1:])
     args = _parser().parse_args(argv)
+    if args.export is not None:
+        check_output_file(args.export, "--export", [p for p in (args.predictions, args.annotations) if p is not None])
     result = _moment_metrics(args) if benchmark(args.dataset).metric == "moments" else _qa_metrics(args)
     print(json.dumps(result))
     return 0

@@ -8,17 +8,17 @@ stay `<video>_<qid>` (they carry no type) and QVHighlights qids become strings.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sevila.data.raw_files import JSONProblem, csv_rows, load_json, parse_json, read_text
 from sevila.errors import SevilaError
 from sevila.metrics.moments import ScoredWindow, Window
 
 NEXTQA_CSV_COLUMNS = ("video", "qid", "type", "answer")
+FILE_FORMAT = "a prediction or annotation file of `sevila metrics` (.json, .jsonl or NExT-QA's .csv; see its --help)"
 
 
 @dataclass(frozen=True)
@@ -30,16 +30,13 @@ class Prediction:
 
 
 def _read_text(path: Path) -> str:
-    if not path.is_file():
+    if not path.exists():  # a folder is named as one by the OS error of reading it
         raise FileNotFoundError(f"{path}: no such file")
-    return path.read_text(encoding="utf-8")
+    return read_text(path, FILE_FORMAT)
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(_read_text(path))
-    except json.JSONDecodeError as error:
-        raise SevilaError(f"{path}: not valid JSON (line {error.lineno}: {error.msg})") from None
+    return load_json(path, FILE_FORMAT, _read_text(path))
 
 
 def _records(path: Path) -> list[tuple[str, Any]]:
@@ -49,9 +46,9 @@ def _records(path: Path) -> list[tuple[str, Any]]:
         for number, line in enumerate(_read_text(path).splitlines(), start=1):
             if line.strip():
                 try:
-                    records.append((f"line {number}", json.loads(line)))
-                except json.JSONDecodeError as error:
-                    raise SevilaError(f"{path}: line {number}: not valid JSON ({error.msg})") from None
+                    records.append((f"line {number}", parse_json(line, one_line=True)))
+                except JSONProblem as problem:
+                    raise SevilaError(f"{path}: line {number}: {problem}") from None
         return records
     if path.suffix != ".json":
         raise SevilaError(f"{path}: unknown file type {path.suffix!r}; expected .json or .jsonl")
@@ -160,17 +157,16 @@ def read_qa_annotations(path: str | Path) -> dict[str, int]:
 
 def _nextqa_csv(path: Path) -> dict[str, int]:
     """NExT-QA's official csv (`video,...,answer,qid,type,...`) as `<type>_<video>_<qid>` -> answer."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        absent = [column for column in NEXTQA_CSV_COLUMNS if column not in (reader.fieldnames or [])]
-        if absent:
-            raise SevilaError(f"{path}: missing column(s) {absent}; expected NExT-QA's csv header")
-        answers: dict[str, int] = {}
-        for number, row in enumerate(reader, start=2):
-            where = f"line {number}"
-            if not row["answer"] or not row["answer"].isdigit():
-                raise SevilaError(f"{path}: {where}: 'answer' is {row['answer']!r}, expected an integer")
-            _put(path, where, answers, f"{row['type']}_{row['video']}_{row['qid']}", int(row["answer"]))
+    if not path.exists():  # a folder is named as one by the OS error of reading it
+        raise FileNotFoundError(f"{path}: no such file")
+    answers: dict[str, int] = {}
+    for row in csv_rows(path, NEXTQA_CSV_COLUMNS, header=True):
+        if row.value is None:
+            raise SevilaError(f"{path}: {row.where}: {row.error}")
+        answer = row.value["answer"]
+        if not answer or not answer.isdigit() or not answer.isascii():
+            raise SevilaError(f"{path}: {row.where}: 'answer' is {answer!r}, expected an integer")
+        _put(path, row.where, answers, "_".join(row.value[key] for key in ("type", "video", "qid")), int(answer))
     if not answers:
         raise SevilaError(f"{path}: no annotations in the file")
     return answers

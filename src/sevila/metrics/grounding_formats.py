@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from sevila.data.annotations import read_qa_annotations as read_records
-from sevila.data.nextgqa import Window, load_json, read_gsub
-from sevila.data.raw_files import json_type, read_text
+from sevila.data.nextgqa import Window, read_gsub
+from sevila.data.raw_files import json_type, load_json, read_text
 from sevila.errors import SevilaError
 from sevila.metrics.formats import read_qa_predictions
 

@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from transformers import AutoTokenizer, Blip2ForConditionalGeneration, PreTrainedTokenizerBase
 
 from sevila.errors import SevilaError
+from sevila.model.hf_progress import progress_on_terminal
+from sevila.model.t5_ties import untied_config
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +57,20 @@ def load_blip2(name_or_dir: str | os.PathLike[str] = DEFAULT_BACKBONE) -> Blip2P
     if local.exists() and not (local / "config.json").is_file():
         raise SevilaError(f"{local}: no config.json; expected a directory written by `save_pretrained`")
     try:
-        model = Blip2ForConditionalGeneration.from_pretrained(name, dtype=torch.float32, low_cpu_mem_usage=True)
+        config = untied_config(local) if local.exists() else None
+        with progress_on_terminal():
+            model = Blip2ForConditionalGeneration.from_pretrained(
+                name, config=config, dtype=torch.float32, low_cpu_mem_usage=True
+            )
         tokenizer = AutoTokenizer.from_pretrained(name)
     except OSError as error:
         raise SevilaError(f"{_offline_hint(name)} ({error.__class__.__name__}: {str(error).splitlines()[0]})") from error
+    except (ValueError, SafetensorError) as error:  # a damaged config.json or weights file; JSONDecodeError too
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise SevilaError(
+            f"{name}: not a readable BLIP-2 folder ({reason}); write it again (`save_pretrained`, "
+            "`sevila import-checkpoint --backbone-output`) or pass another --backbone"
+        ) from error
     log.info("loaded BLIP-2 backbone from %s", name)
     return parts_from_model(model, tokenizer, name)
 

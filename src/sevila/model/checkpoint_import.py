@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 from pathlib import Path
 
-import torch
 from torch import Tensor
 
 from sevila.errors import SevilaError
@@ -23,6 +21,7 @@ from sevila.model.lavis_backbone import (
 )
 from sevila.model.lavis_keys import HEAD_SUFFIXES, fit_state_dict, log_skipped, rename_lavis_key, skip_reason
 from sevila.model.sevila import SeViLA
+from sevila.model.torch_files import UnreadableTorchFile, load_weights_only
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +50,16 @@ def read_lavis_checkpoint(path: str | os.PathLike[str]) -> dict[str, Tensor]:
             f"{file}: LAVIS checkpoint not found; download sevila_pretrained.pth from the SeViLA repository"
         )
     try:
-        payload = torch.load(file, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
+        payload = load_weights_only(file)
+    except UnreadableTorchFile as error:
         raise SevilaError(
-            f"{file}: not a readable torch checkpoint ({first_line}); expected sevila_pretrained.pth"
+            f"{file}: not a readable torch checkpoint ({error}); is the download complete? Expected "
+            "sevila_pretrained.pth (or a LAVIS state dict): download it again"
         ) from error
     nested = isinstance(payload, dict) and isinstance(payload.get("model"), dict)
     state = payload["model"] if nested else payload
-    if not isinstance(state, dict) or not state or not all(isinstance(v, Tensor) for v in state.values()):
+    tensors = isinstance(state, dict) and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items())
+    if not state or not tensors:
         found = sorted(map(str, payload))[:5] if isinstance(payload, dict) else type(payload).__name__
         raise SevilaError(
             f"{file}: expected a LAVIS state dict or a checkpoint {{'model': state_dict}}, found {found}"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -32,16 +34,31 @@ def save_heads(model: SeViLA, path: str | os.PathLike[str], modules: Sequence[st
 
 def read_heads(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Tensors and metadata of a stage output; a missing or damaged file is a clear error."""
+    with _opened(path) as handle:
+        return {key: handle.get_tensor(key) for key in handle.keys()}, handle.metadata() or {}
+
+
+def stored_modules(path: str | os.PathLike[str]) -> list[str]:
+    """The modules (localizer, answerer) a stage output holds, from its header alone: a check before any loading."""
+    with _opened(path) as handle:
+        keys = list(handle.keys())
+    modules = [name for name in MODULES if any(key.startswith(f"{name}.") for key in keys)]
+    if not modules:
+        raise SevilaError(f"{path}: holds neither localizer nor answerer weights; is it a sevila stage output?")
+    return modules
+
+
+@contextmanager
+def _opened(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """The stage output opened with safetensors; a missing or damaged file is a SevilaError."""
     file = Path(path)
     if not file.is_file():
         raise SevilaError(f"{file}: stage output not found; run the stage that writes it first (see `make help`)")
     try:
         with safe_open(str(file), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+            yield handle
     except (SafetensorError, OSError, ValueError) as error:
         raise SevilaError(f"{file}: not a readable safetensors stage output ({error}); re-run the stage") from error
-    return tensors, metadata
 
 
 def load_heads(model: SeViLA, path: str | os.PathLike[str], module: str) -> dict[str, str]:

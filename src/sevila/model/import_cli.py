@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sevila.cli_parser import OneLineParser
 from sevila.errors import SevilaError
+from sevila.io import check_output_file, check_output_folder
 from sevila.model.backbone import DEFAULT_BACKBONE
 from sevila.model.checkpoint_import import import_checkpoint, import_with_backbone
 from sevila.model.lavis_backbone import BUNDLED_CONFIG, BackboneExport
@@ -39,6 +40,10 @@ def _check(args: argparse.Namespace) -> None:
         )
     if args.backbone_output is None and (args.config is not None or args.tokenizer is not None):
         raise SevilaError("--config and --tokenizer describe the backbone folder: use them with --backbone-output DIR")
+    if args.output is not None:
+        check_output_file(args.output, "--output", [args.lavis])
+    if args.backbone_output is not None:
+        check_output_folder(args.backbone_output, "--backbone-output")
 
 
 def _parser() -> OneLineParser:

@@ -18,7 +18,9 @@ from transformers.tokenization_utils_base import ADDED_TOKENS_FILE, SPECIAL_TOKE
 from sevila.errors import SevilaError
 from sevila.io import atomic_dir
 from sevila.model.full_size import full_size_config
+from sevila.model.hf_progress import progress_on_terminal
 from sevila.model.lavis_keys import backbone_skip_reason, fit_state_dict, log_skipped, rename_backbone_key
+from sevila.model.t5_ties import store_untied
 from sevila.model.tiny import untie_lm_head
 
 log = logging.getLogger(__name__)
@@ -48,9 +50,10 @@ def read_blip2_config(path: Path | None) -> Blip2Config:
     if not path.is_file():
         raise SevilaError(f"--config {path}: BLIP-2 config not found; pass a Blip2Config JSON like {BUNDLED_CONFIG}")
     try:
-        payload = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise SevilaError(f"--config {path}: not valid JSON ({error}); pass a Blip2Config JSON") from error
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, a number too long
+        reason = str(error) if not isinstance(error, RecursionError) else "nested too deeply"
+        raise SevilaError(f"--config {path}: not valid JSON ({reason}); pass a Blip2Config JSON") from error
     found = payload.get("model_type") if isinstance(payload, dict) else type(payload).__name__
     if found != "blip-2":
         raise SevilaError(f"--config {path}: expected a BLIP-2 config (model_type 'blip-2'), found {found!r}")
@@ -88,6 +91,7 @@ def convert_backbone(lavis: dict[str, Tensor], config: Blip2Config, config_name:
     model.load_state_dict(converted, assign=True)
     left = [name for name, t in chain(model.named_parameters(), model.named_buffers()) if t.is_meta]
     assert not left, f"BLIP-2 tensors outside its state dict stayed unset: {left[:5]}"
+    store_untied(model)  # T5's matrices as LAVIS holds them, each stored, so loading ties none
     return model.eval()
 
 
@@ -134,7 +138,7 @@ def write_backbone(
     """`save_pretrained` the backbone and its tokenizer into `export.output_dir`, atomically."""
     out = export.output_dir
     check_output_dir(out)
-    with atomic_dir(out) as folder:
+    with atomic_dir(out) as folder, progress_on_terminal():
         model.save_pretrained(folder)
         _write_tokenizer(tokenizer, export.tokenizer, folder)
     log.info("wrote the BLIP-2 backbone (%s) and its tokenizer into %s", type(model).__name__, out)

@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from transformers import Blip2Config, Blip2ForConditionalGeneration, T5Config
 
+from sevila.model.hf_progress import progress_on_terminal
+from sevila.model.t5_ties import store_untied
 from sevila.model.tokenizer import build_tokenizer
 
 
@@ -87,7 +89,9 @@ def build_tiny_backbone(
     tokenizer = build_tokenizer(extra_words)
     model = Blip2ForConditionalGeneration(tiny_config(len(tokenizer), size))
     untie_lm_head(model)
+    store_untied(model)
     out = Path(output_dir)
-    model.save_pretrained(out)
+    with progress_on_terminal():
+        model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out

@@ -20,7 +20,13 @@ from lightning.pytorch.trainer.states import TrainerStatus
 from sevila.errors import SevilaError
 from sevila.io import atomic_open
 from sevila.stages.base import SevilaStage
-from sevila.stages.config_errors import check_checkpoint_readable, parse_error_line, user_error_in
+from sevila.stages.config_errors import (
+    check_checkpoint_readable,
+    check_config_files,
+    check_run_outputs,
+    parse_error_line,
+    user_error_in,
+)
 from sevila.stages.run_lock import folder_lock
 from sevila.stages.runs import finish_run, run_folder, run_identity, start_run
 from sevila.stages.selection import best_checkpoint
@@ -56,6 +62,7 @@ class SevilaCLI(LightningCLI):
 
     def parse_arguments(self, parser: LightningArgumentParser, args: list[str]) -> None:
         """Parse; a refused key or value becomes one SevilaError line instead of the usage block."""
+        check_config_files(args)
         captured = io.StringIO()
         try:
             with redirect_stderr(captured):
@@ -100,6 +107,7 @@ class SevilaCLI(LightningCLI):
         if not first:
             return  # processes Lightning launches for DDP run under the first process's locks and checks
         model = config.model.init_args
+        check_run_outputs(config.trainer, model, OUTPUT_ARGS[self.subcommand])
         folders = [config.trainer.default_root_dir or os.getcwd()]
         folders += [model[name] for name in OUTPUT_ARGS[self.subcommand] if model.get(name)]
         if model.get("export_path"):
