@@ -18,6 +18,16 @@ def tiny_backbone_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random tiny BLIP-2 (2-layer ViT of width 32, 4 queries, 2-layer T5) saved with save_pretrained."""
     return build_tiny_backbone(tmp_path_factory.mktemp("tiny_blip2"), extra_words=TINY_WORDS)
 
+
+
+@pytest.fixture(scope="session")
+def lively_backbone_dir(tiny_backbone_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny BLIP-2 with a ViT whose features differ between frames, so Localizer scores are not all tied."""
+    from profile_factory import lively_backbone
+
+    return lively_backbone(tiny_backbone_dir, tmp_path_factory.mktemp("lively_blip2"))
+
+
 REPO = Path(__file__).resolve().parents[1]
 _NOT_OURS = {".git", ".venv", "__pycache__", ".pytest_cache"}
 
