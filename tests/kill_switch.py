@@ -1,4 +1,5 @@
-"""Test-only Lightning callbacks given to a real `sevila fit` through `--trainer.callbacks+=...`."""
+"""Test-only kill switches: Lightning callbacks given to a real `sevila fit` through `--trainer.callbacks+=...`,
+and an fsync counter for plain verbs such as `sevila predict --questions`."""
 
 from __future__ import annotations
 
@@ -18,3 +19,17 @@ class KillAtStep(L.Callback):
         if trainer.global_step == self.step:
             os.kill(os.getpid(), signal.SIGKILL)
 
+
+
+def kill_at_fsync(count: int) -> None:
+    """SIGKILL this process as its `count`-th `os.fsync` returns: what it synced is on disk, nothing after it."""
+    real_fsync = os.fsync
+    calls = [0]
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        calls[0] += 1
+        if calls[0] == count:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    os.fsync = fsync

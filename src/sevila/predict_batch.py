@@ -29,6 +29,7 @@ from sevila.pipeline_types import Question
 log = logging.getLogger(__name__)
 
 BAD_VIDEO_POLICIES = ("error", "skip")
+BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}]"  # always questions/s
 
 
 @dataclass(frozen=True)
@@ -105,40 +106,41 @@ def run_batch(pipe: Pipeline, run: BatchRun) -> int:
     """Answer every question of `run.questions` not yet in `run.output`; exit code 0 (bad videos skipped, if asked)."""
     rows, questions = _questions(run)
     done = written_qids(run.output)
-    before = len(done)
     todo = sum(row.qid not in done for row in rows)
     run.output.parent.mkdir(parents=True, exist_ok=True)
-    answered = bad = 0
-    bar = tqdm(total=todo, unit="question", desc="predict", disable=not sys.stderr.isatty(), file=sys.stderr)
+    answered = errors = 0
+    bar = tqdm(total=todo, unit=" questions", desc="predict", disable=not sys.stderr.isatty(), file=sys.stderr,
+               bar_format=BAR_FORMAT)
     with open(run.output, "a", encoding="utf-8") as handle, logging_redirect_tqdm(), bar:
         for positions in clip_groups(questions):
-            missing = [p for p in positions if rows[p].qid not in done]
-            if not missing:
+            clip_rows = [rows[p] for p in positions]
+            if all(row.qid in done for row in clip_rows):
                 continue
-            clip = [questions[p] for p in positions]
-            try:
-                answers = _answer_clip(pipe, run, clip)
-            except VideoError as error:
-                if run.on_bad_video == "error":
-                    raise SevilaError(f"{error}; pass --on-bad-video skip to record its questions as errors and "
-                                      "go on") from error
-                log.warning("skipping %d question(s) of %s: %s", len(missing), rows[positions[0]].record.video, error)
-                for p in missing:
-                    append_record(handle, {"qid": rows[p].qid, "video": rows[p].record.video, "error": str(error)})
-                bad += len(missing)
-                bar.update(len(missing))
-                continue
-            for p, answer in zip(positions, answers):
-                if p in missing:
-                    append_record(handle, _answer_record(rows[p], answer.to_json()))
-                    answered += 1
-                    bar.update(1)
-    _summary(run.output, answered, bad, before)
+            found = _write_clip(pipe, run, handle, clip_rows, [questions[p] for p in positions], done)
+            answered, errors = answered + found[0], errors + found[1]
+            bar.update(sum(found))
+    _summary(run.output, answered, errors, len(done))
     return 0
 
 
-def _answer_clip(pipe: Pipeline, run: BatchRun, clip: list[Question]) -> list[Any]:
-    """The Pipeline's answers for one clip; a missing file is a bad video like an unreadable one."""
-    if not Path(clip[0].video).is_file():
-        raise VideoError(f"{clip[0].video}: no such video file")
-    return pipe.answer_clip(clip, run.num_frames, run.num_keyframes, batch_size=run.batch_size)
+def _write_clip(pipe: Pipeline, run: BatchRun, handle: IO[str], rows: list[CustomQuestion], clip: list[Question],
+                done: set[str]) -> tuple[int, int]:
+    """Answer one clip's questions (all of them: the same chain calls as an uninterrupted run) and append the
+    records not yet written; returns (answered, error records)."""
+    missing = [row for row in rows if row.qid not in done]
+    try:
+        if not Path(clip[0].video).is_file():
+            raise VideoError(f"{clip[0].video}: no such video file")
+        answers = pipe.answer_clip(clip, run.num_frames, run.num_keyframes, batch_size=run.batch_size)
+    except VideoError as error:
+        if run.on_bad_video == "error":
+            raise SevilaError(f"{error}; pass --on-bad-video skip to record its questions as errors and go on") \
+                from error
+        log.warning("skipping %d question(s) about %s: %s", len(missing), rows[0].record.video, error)
+        for row in missing:
+            append_record(handle, {"qid": row.qid, "video": row.record.video, "error": str(error)})
+        return 0, len(missing)
+    for row, answer in zip(rows, answers):
+        if row.qid not in done:
+            append_record(handle, _answer_record(row, answer.to_json()))
+    return len(missing), 0
