@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def perturbed_heads(backbone: Path, seed: int = 3) -> SeViLA:
 
 
 def make_demo_profile(root: Path, backbone: Path) -> Path:
-    """`root`/data/demo/{backbone,videos/val0000.mp4,...} and `root`/checkpoints/demo/demo_qa/*.safetensors."""
+    """`root`/data/demo/{backbone,videos/val000?.mp4,qa/val.json} and `root`/checkpoints/demo/demo_qa/*.safetensors."""
     profile = PROFILES["demo"]
     shutil.copytree(backbone, root / profile.backbone)
     model = perturbed_heads(backbone)
@@ -51,4 +52,8 @@ def make_demo_profile(root: Path, backbone: Path) -> Path:
     (root / "data" / "demo" / "videos").mkdir(parents=True)
     for name in DEMO_VIDEOS:
         write_indexed_video(root / "data" / "demo" / "videos" / f"{name}.mp4", num_frames=48, fps=8, size=(64, 64))
+    questions = [{"video": name, "qid": f"Color_{name}_0", "question": "what color is the vivid shape?",
+                  "num_option": 3, "a0": "red.", "a1": "blue.", "a2": "green.", "answer": 1} for name in DEMO_VIDEOS]
+    (root / "data" / "demo" / "qa").mkdir()
+    (root / "data" / "demo" / "qa" / "val.json").write_text(json.dumps(questions))
     return root

@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -95,14 +96,19 @@ class Pipeline:
         return cls(model.to(target).set_precision(vision, language))
 
     @classmethod
-    def from_profile(cls, profile: str = "demo", **kwargs: object) -> Pipeline:
-        """A profile's backbone and those of its stage outputs that exist (`make demo`, `make import-checkpoint`)."""
+    def from_profile(
+        cls, profile: str = "demo", backbone: str | os.PathLike[str] | None = None,
+        checkpoints: Iterable[str | os.PathLike[str]] | None = None, **kwargs: Any,
+    ) -> Pipeline:
+        """A profile's backbone and those of its stage outputs that exist (`make demo`, `make import-checkpoint`);
+        `backbone` and `checkpoints` replace the profile's."""
         if profile not in PROFILES:
             raise SevilaError(f"unknown profile {profile!r}; expected one of: {', '.join(PROFILES)}")
-        found = [path for path in PROFILES[profile].checkpoints if Path(path).is_file()]
-        for path in sorted(set(PROFILES[profile].checkpoints) - set(found)):
-            log.warning("%s not found: that head stays BLIP-2's zero-shot Q-Former", path)
-        return cls.from_pretrained(PROFILES[profile].backbone, found, **kwargs)  # type: ignore[arg-type]
+        if checkpoints is None:
+            checkpoints = [path for path in PROFILES[profile].checkpoints if Path(path).is_file()]
+            for path in sorted(set(PROFILES[profile].checkpoints) - set(checkpoints)):
+                log.warning("%s not found: that head stays BLIP-2's zero-shot Q-Former", path)
+        return cls.from_pretrained(backbone or PROFILES[profile].backbone, checkpoints, **kwargs)
 
     def __call__(
         self, video: str | os.PathLike[str], question: str, options: Sequence[str], num_frames: int = 32,

@@ -65,15 +65,6 @@ def _check(args: argparse.Namespace) -> None:
         raise SevilaError("an --option is empty; every answer option needs text")
 
 
-def load_pipeline(args: argparse.Namespace) -> Pipeline:
-    """The profile's backbone with its (or the given) stage outputs; zero-shot heads where none is found."""
-    if args.backbone is None and args.checkpoint is None:
-        return Pipeline.from_profile(args.profile)
-    profile = PROFILES[args.profile]
-    checkpoints = args.checkpoint or [p for p in profile.checkpoints if Path(p).is_file()]
-    return Pipeline.from_pretrained(args.backbone or profile.backbone, checkpoints)
-
-
 def _print(result: Answer, options: list[str]) -> None:
     print(f"answer: {prompts.option_letter(result.answer)}. {result.answer_text}")
     for i, (option, prob) in enumerate(zip(options, result.option_probs)):
@@ -90,8 +81,8 @@ def main(argv: list[str]) -> int:
         video_dir = args.video_dir or args.questions.parent
         run = BatchRun(args.questions, args.output, video_dir, args.on_bad_video, args.num_frames, args.num_keyframes,
                        args.batch_size)
-        return run_batch(load_pipeline(args), run)
-    pipe = load_pipeline(args)
+        return run_batch(Pipeline.from_profile(args.profile, args.backbone, args.checkpoint), run)
+    pipe = Pipeline.from_profile(args.profile, args.backbone, args.checkpoint)
     result = pipe(args.video, args.question, args.option, args.num_frames, args.num_keyframes)
     if args.save_keyframes:
         chosen = [k.position for k in result.keyframes]
