@@ -89,7 +89,7 @@ class Pipeline:
         model = SeViLA(load_blip2(backbone))
         for path in checkpoints:
             log.info("loaded %s from %s", ", ".join(load_all_heads(model, path)), path)
-        target = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         gpu = target.type == "cuda"
         vision = _dtype(vision_dtype or dtype, torch.float16 if gpu else torch.float32)
         language = _dtype(language_dtype or dtype, torch.bfloat16 if gpu else torch.float32)

@@ -68,7 +68,8 @@ def _answer(value: Any, options: list[Any]) -> int:
     if isinstance(value, str) and value.strip() in [str(o).strip() for o in options]:
         return [str(o).strip() for o in options].index(value.strip())
     listed = ", ".join(repr(o) for o in options)
-    raise RecordError("answer", f"'answer' is {value!r}; expected the text of one option ({listed}), or in JSON Lines its 0-based index")
+    expected = f"the text of one option ({listed}), or in JSON Lines its 0-based index"
+    raise RecordError("answer", f"'answer' is {value!r}; expected {expected}")
 
 
 def _empty(raw: Mapping[str, Any], field: str) -> bool:
