@@ -54,7 +54,7 @@ help: ## list the targets and the variables PROFILE (demo|paper), DATASET, BACKB
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,app]'
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install sevila with its dev tools (CPU torch pinned by constraints.txt)

@@ -40,6 +40,14 @@ def seeing_backbone(tmp_path_factory: pytest.TempPathFactory, tiny_backbone_dir:
     model.save_pretrained(out)
     return out
 
+@pytest.fixture(scope="session")
+def lively_backbone_dir(tiny_backbone_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny BLIP-2 with a ViT whose features differ between frames, so Localizer scores are not all tied."""
+    from profile_factory import lively_backbone
+
+    return lively_backbone(tiny_backbone_dir, tmp_path_factory.mktemp("lively_blip2"))
+
+
 REPO = Path(__file__).resolve().parents[1]
 _NOT_OURS = {".git", ".venv", "__pycache__", ".pytest_cache"}
 

@@ -1,4 +1,5 @@
-"""Test-only Lightning callbacks given to a real `sevila fit` through `--trainer.callbacks+=...` (or to a Trainer)."""
+"""Test-only kill switches: Lightning callbacks given to a real `sevila fit` through `--trainer.callbacks+=...`,
+and an fsync counter for plain verbs such as `sevila predict --questions`."""
 
 from __future__ import annotations
 
@@ -58,3 +59,16 @@ class StepLog(L.Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
             Path(self.path).write_text(json.dumps(self.record))
+
+def kill_at_fsync(count: int) -> None:
+    """SIGKILL this process as its `count`-th `os.fsync` returns: what it synced is on disk, nothing after it."""
+    real_fsync = os.fsync
+    calls = [0]
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        calls[0] += 1
+        if calls[0] == count:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    os.fsync = fsync

@@ -10,7 +10,8 @@ from PIL import Image
 from video_factory import write_indexed_video
 
 from sevila.cli import main
-from sevila.predict import _parser, frozen_dtypes
+from sevila.pipeline import frozen_dtypes
+from sevila.predict import _parser, _pipeline
 
 
 @pytest.fixture(autouse=True)
@@ -69,13 +70,15 @@ def test_predict_runs_in_the_papers_dtypes_on_request(tmp_path, seeing_backbone,
     assert results["paper"]["option_probs"] == pytest.approx(results["fp32"]["option_probs"], abs=0.01)
 
 
-def test_predict_dtype_defaults_follow_the_device(monkeypatch):
-    args = _parser().parse_args(["--video", "v", "--question", "q"])
-    assert frozen_dtypes(args) == (torch.float32, torch.float32)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert frozen_dtypes(args) == (torch.float16, torch.bfloat16)  # the paper's, as the original runs on GPU
-    chosen = _parser().parse_args(["--video", "v", "--question", "q", "--vision-dtype", "bfloat16"])
-    assert frozen_dtypes(chosen) == (torch.bfloat16, torch.bfloat16)
+def test_predict_dtype_defaults_follow_the_device(tiny_backbone_dir):
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert frozen_dtypes(cpu) == (torch.float32, torch.float32)
+    assert frozen_dtypes(gpu) == (torch.float16, torch.bfloat16)  # the paper's, as the original runs on GPU
+    assert frozen_dtypes(gpu, "bfloat16") == (torch.bfloat16, torch.bfloat16)
+    chosen = _parser().parse_args(["--video", "v", "--question", "q", "--vision-dtype", "bfloat16",
+                                   "--backbone", str(tiny_backbone_dir)])
+    model = _pipeline(chosen).model  # the flags reach the model
+    assert (model.precision.vision, model.precision.language) == (torch.bfloat16, torch.float32)
 
 
 def test_predict_refuses_an_unknown_dtype_in_one_line(tmp_path, tiny_backbone_dir, capsys):

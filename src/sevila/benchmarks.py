@@ -13,7 +13,7 @@ from sevila.errors import SevilaError
 
 Task = Literal["qa", "event", "moments"]  # which prompts (§2): question + options, event prediction, a moment query
 Metric = Literal["accuracy", "nextqa", "star", "moments", "grounding"]  # the official table (`metrics.official`)
-Layout = Literal["flat", "nextqa", "vlep"]  # where the videos lie under the video folder (`data.video_paths`)
+Layout = Literal["flat", "nextqa", "vlep", "files"]  # where the videos lie under the video folder (`data.video_paths`)
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,8 @@ BENCHMARKS: dict[str, Benchmark] = {
                   qid_prefix="QVHighlight"),
         Benchmark("demo", "SeViLA demo (synthetic)", "qa", 5, ("Color", "Shape"), "accuracy", "Acc", "video", "flat",
                   "", ""),
+        # Your own videos and questions (`sevila.data.custom`): 2-5 options, a span where a row gives one.
+        Benchmark("custom", "your own videos", "qa", 5, (), "accuracy", "Acc", "span", "files", "", ""),
     )
 }
 MAX_OPTIONS = max(b.num_options for b in BENCHMARKS.values())

@@ -17,6 +17,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "data": ("sevila.data.check_cli", "main"),
     "metrics": ("sevila.metrics.cli", "main"),
     "predict": ("sevila.predict", "main"),
+    "app": ("sevila.app", "main"),
     "import-checkpoint": ("sevila.model.import_cli", "main"),
     "demo-data": ("sevila.demo.data_cli", "main"),
     "demo-backbone": ("sevila.demo.cli", "backbone_main"),

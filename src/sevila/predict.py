@@ -1,53 +1,40 @@
-"""`sevila predict`: answer a multiple-choice question about any video with the forward chain."""
+"""`sevila predict`: answer multiple-choice questions about any video with the forward chain (`sevila.Pipeline`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
 
 from sevila import prompts
 from sevila.cli_parser import OneLineParser
 from sevila.data.video import check_video
 from sevila.errors import SevilaError
-from sevila.inference import VideoAnswer, answer_video
 from sevila.io import check_output_file
-from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2
-from sevila.model.head_weights import load_all_heads, stored_modules
+from sevila.model.head_weights import stored_modules
 from sevila.model.precision import DTYPES
-from sevila.model.sevila import SeViLA
+from sevila.pipeline import PROFILES, Pipeline
+from sevila.pipeline_types import Answer
+from sevila.predict_batch import BAD_VIDEO_POLICIES, BatchRun, run_batch
 from sevila.visualize import contact_sheet, save_png
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Where a profile's backbone and default stage outputs are."""
-
-    backbone: str
-    checkpoints: tuple[str, ...]
-
-
-PROFILES = {
-    "demo": Profile(
-        "data/demo/backbone",
-        ("checkpoints/demo/demo_qa/localizer_refined.safetensors", "checkpoints/demo/demo_qa/answerer.safetensors"),
-    ),
-    "paper": Profile(DEFAULT_BACKBONE, ("checkpoints/paper/sevila_pretrained.safetensors",)),
-}
 
 
 def _parser() -> OneLineParser:
     parser = OneLineParser(prog="sevila predict", description=__doc__.splitlines()[0])
-    parser.add_argument("--video", type=Path, required=True, help="any video file PyAV reads")
-    parser.add_argument("--question", required=True)
+    parser.add_argument("--video", type=Path, help="any video file PyAV reads (one question)")
+    parser.add_argument("--question", help="the question about --video")
     parser.add_argument("--option", action="append", default=[], help="an answer option (2 to 5, in order)")
+    parser.add_argument("--questions", type=Path,
+                        help="many questions: a .csv or .jsonl file {video, question, options, qid?, start?, end?} "
+                        "(the custom dataset's schema; README 'Your own videos')")
+    parser.add_argument("--output", type=Path, help="with --questions: the JSON Lines file of answers, appended to "
+                        "and resumed (qids already in it are skipped)")
+    parser.add_argument("--video-dir", type=Path, help="with --questions: folder of the videos (default: the "
+                        "questions file's folder)")
+    parser.add_argument("--on-bad-video", choices=BAD_VIDEO_POLICIES, default="error",
+                        help="with --questions: error stops at an unreadable video; skip writes an error record for "
+                        "each of its questions, warns, and goes on")
+    parser.add_argument("--batch-size", type=int, default=8, help="questions per chain call (same video)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="demo")
     parser.add_argument("--backbone", help="BLIP-2 hub name or folder (default: the profile's)")
     parser.add_argument("--checkpoint", action="append", help="stage output(s) to load (default: the profile's)")
@@ -63,92 +50,73 @@ def _parser() -> OneLineParser:
 
 
 def check_inputs(args: argparse.Namespace) -> None:
-    """Every argument, the video and the stage outputs, before any weight is loaded: a bad input is one line at once."""
+    """Every argument, the video(s), outputs and stage outputs, before any weight is loaded: a bad input is one line."""
+    if not 1 <= args.num_keyframes <= args.num_frames:
+        raise SevilaError(f"--num-keyframes {args.num_keyframes} must be in 1..--num-frames ({args.num_frames})")
+    if args.questions is not None:
+        single = [flag for flag, value in (("--video", args.video), ("--question", args.question),
+                                           ("--option", args.option), ("--save-keyframes", args.save_keyframes))
+                  if value]
+        if single:
+            raise SevilaError(f"--questions answers a file of questions: drop {', '.join(single)}")
+        if args.output is None:
+            raise SevilaError("--questions needs --output preds.jsonl (answers are appended there, and resumed)")
+        check_output_file(args.output, "--output", [args.questions])
+        _check_weights(args)
+        return
+    if args.video is None or args.question is None:
+        raise SevilaError("give --video V --question Q --option A --option B ..., or --questions FILE --output OUT")
     if not args.question.strip():
         raise SevilaError("--question is empty; ask a question about the video")
     if not 2 <= len(args.option) <= len(prompts.OPTION_LETTERS):
         raise SevilaError(f"got {len(args.option)} --option; give 2 to {len(prompts.OPTION_LETTERS)} answer options")
     if any(not option.strip() for option in args.option):
         raise SevilaError("an --option is empty; every answer option needs text")
-    if not 1 <= args.num_keyframes <= args.num_frames:
-        raise SevilaError(f"--num-keyframes {args.num_keyframes} must be in 1..--num-frames ({args.num_frames})")
     if args.save_keyframes is not None:
         check_output_file(args.save_keyframes, "--save-keyframes", [args.video])
-    backbone = Path(args.backbone or PROFILES[args.profile].backbone)
-    if backbone.exists() and not (backbone / "config.json").is_file():
-        raise SevilaError(f"--backbone {backbone}: no config.json; expected a folder written by `save_pretrained`")
-    for path in _checkpoints(args):
-        stored_modules(path)
+    _check_weights(args)
     check_video(args.video, args.num_frames)  # opened and indexed: empty, cut, a folder, not a video
 
 
-def frozen_dtypes(args: argparse.Namespace) -> tuple[torch.dtype, torch.dtype]:
-    """The ViT's and T5's dtypes: the flags, else the paper's (float16, bfloat16) on CUDA and float32 on CPU."""
-    cuda = torch.cuda.is_available()
-    vision = args.vision_dtype or ("float16" if cuda else "float32")
-    language = args.language_dtype or ("bfloat16" if cuda else "float32")
-    return DTYPES[vision], DTYPES[language]
+def _check_weights(args: argparse.Namespace) -> None:
+    """The backbone folder and the stage outputs' headers, without loading any weight."""
+    backbone = Path(args.backbone or PROFILES[args.profile].backbone)
+    if backbone.exists() and not (backbone / "config.json").is_file():
+        raise SevilaError(f"--backbone {backbone}: no config.json; expected a folder written by `save_pretrained`")
+    for path in args.checkpoint or [p for p in PROFILES[args.profile].checkpoints if Path(p).is_file()]:
+        stored_modules(path)
 
 
-def build_model(args: argparse.Namespace) -> SeViLA:
-    """The profile's backbone with its (or the given) stage outputs; zero-shot heads where none is found."""
-    profile = PROFILES[args.profile]
-    model = SeViLA(load_blip2(args.backbone or profile.backbone), num_keyframes=args.num_keyframes).eval()
-    for path in _checkpoints(args):
-        log.info("loaded %s from %s", ", ".join(load_all_heads(model, path)), path)
-    model.set_precision(*frozen_dtypes(args))  # evaluation: the heads compute in fp32, as the original's
-    return model.cuda() if torch.cuda.is_available() else model
+def _pipeline(args: argparse.Namespace) -> Pipeline:
+    return Pipeline.from_profile(args.profile, args.backbone, args.checkpoint, vision_dtype=args.vision_dtype,
+                                 language_dtype=args.language_dtype)
 
 
-def _checkpoints(args: argparse.Namespace) -> list[str]:
-    """The stage outputs to load: the given ones, else those of the profile that exist."""
-    return args.checkpoint or [path for path in PROFILES[args.profile].checkpoints if Path(path).is_file()]
-
-
-@dataclass
-class Prediction:
-    """The forward chain's answer on one video, and what it looked at."""
-
-    answer: int
-    answer_text: str
-    option_probs: list[float]
-    keyframes: list[dict[str, Any]]  # {index, time_s, score} in temporal order
-    video: VideoAnswer
-
-    def to_json(self) -> dict[str, Any]:
-        """The `--json` object."""
-        return {key: getattr(self, key) for key in ("answer", "answer_text", "option_probs", "keyframes")}
-
-
-def predict(model: SeViLA, video: Path, question: str, options: list[str], num_frames: int) -> Prediction:
-    """Forward chain on one video: the answer, each option's probability and the keyframes."""
-    answered = answer_video(model, video, prompts.qa_prompts(question, options), len(options), num_frames)
-    probs = answered.option_probs
-    answer = max(range(len(options)), key=probs.__getitem__)
-    chosen = [
-        {"index": answered.indices[k], "time_s": round(answered.indices[k] / answered.fps, 3),
-         "score": round(float(answered.scores[k]), 4)}
-        for k in answered.keyframes.tolist()
-    ]
-    return Prediction(answer, options[answer], probs, chosen, answered)
+def _print(result: Answer, options: list[str]) -> None:
+    print(f"answer: {prompts.option_letter(result.answer)}. {result.answer_text}")
+    for i, (option, prob) in enumerate(zip(options, result.option_probs)):
+        print(f"  {prompts.option_letter(i)}. {option}: {prob:.3f}")
+    times = ", ".join(f"{k.time:.2f}s (frame {k.index}, score {k.score:.2f})" for k in result.keyframes)
+    print(f"keyframes: {times}")
 
 
 def main(argv: list[str]) -> int:
-    """Print the chosen option, the option probabilities and the keyframes (or one JSON object)."""
+    """Answer one question (print it, or one JSON object), or a file of questions into a JSON Lines file."""
     args = _parser().parse_args(argv)
     check_inputs(args)
-    model = build_model(args)
-    result = predict(model, args.video, args.question, args.option, args.num_frames)
+    if args.questions is not None:
+        video_dir = args.video_dir or args.questions.parent
+        run = BatchRun(args.questions, args.output, video_dir, args.on_bad_video, args.num_frames, args.num_keyframes,
+                       args.batch_size)
+        return run_batch(_pipeline(args), run)
+    pipe = _pipeline(args)
+    result = pipe(args.video, args.question, args.option, args.num_frames, args.num_keyframes)
     if args.save_keyframes:
-        video = result.video
-        save_png(contact_sheet(video.frames, video.scores.tolist(), video.keyframes.tolist(), args.question),
-                 args.save_keyframes)
+        chosen = [k.position for k in result.keyframes]
+        save_png(contact_sheet(result.frames, result.frame_scores or [], chosen, args.question), args.save_keyframes)
     if args.json:
-        print(json.dumps(result.to_json()))
+        payload = result.to_json()
+        print(json.dumps({key: payload[key] for key in ("answer", "answer_text", "option_probs", "keyframes")}))
         return 0
-    print(f"answer: {prompts.option_letter(result.answer)}. {result.answer_text}")
-    for i, (option, prob) in enumerate(zip(args.option, result.option_probs)):
-        print(f"  {prompts.option_letter(i)}. {option}: {prob:.3f}")
-    times = ", ".join(f"{k['time_s']:.2f}s (frame {k['index']}, score {k['score']:.2f})" for k in result.keyframes)
-    print(f"keyframes: {times}")
+    _print(result, args.option)
     return 0

@@ -1,9 +1,9 @@
-"""Pictures a person looks at: contact sheets of scored frames and bar charts of results (PNG, Pillow)."""
+"""Pictures of frames a person looks at: contact sheets of scored frames (PNG, Pillow); charts are in `charts`."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 from PIL import Image, ImageDraw
@@ -33,31 +33,6 @@ def contact_sheet(
             draw.rectangle([x - 2, y - 2, x + tile + 1, y + tile + 1], outline=HIGHLIGHT, width=3)
         draw.text((x + 2, y + tile + 1), f"#{i} {scores[i]:.2f}", fill=HIGHLIGHT if i in chosen else TEXT)
     return sheet
-
-
-def bar_chart(values: Mapping[str, Mapping[str, float]], title: str, width: int = 640, height: int = 360) -> Image.Image:
-    """Grouped bars: one group per outer key (e.g. a mode), one bar per inner key (a metric, 0-100)."""
-    image = Image.new("RGB", (width, height), BACKGROUND)
-    draw = ImageDraw.Draw(image)
-    draw.text((10, 6), title, fill=TEXT)
-    metrics = sorted({name for group in values.values() for name in group})
-    palette = [(66, 133, 244), (52, 168, 83), (251, 188, 5), (234, 67, 53)]
-    top, bottom, left = 40, height - 40, 40
-    group_width = (width - left - 20) / max(1, len(values))
-    bar = group_width * 0.8 / max(1, len(metrics))
-    draw.line([left, bottom, width - 10, bottom], fill=TEXT)
-    for g, (group, group_values) in enumerate(values.items()):
-        x0 = left + g * group_width + group_width * 0.1
-        for m, metric in enumerate(metrics):
-            value = float(group_values.get(metric, 0.0))
-            y = bottom - (bottom - top) * max(0.0, min(value, 100.0)) / 100.0
-            draw.rectangle([x0 + m * bar, y, x0 + (m + 1) * bar - 2, bottom], fill=palette[m % len(palette)])
-            draw.text((x0 + m * bar, y - 12), f"{value:.0f}", fill=TEXT)
-        draw.text((x0, bottom + 6), group, fill=TEXT)
-    for m, metric in enumerate(metrics):
-        draw.rectangle([width - 200, 8 + 14 * m, width - 190, 18 + 14 * m], fill=palette[m % len(palette)])
-        draw.text((width - 185, 6 + 14 * m), metric, fill=TEXT)
-    return image
 
 
 def stack_vertically(images: Sequence[Image.Image]) -> Image.Image:

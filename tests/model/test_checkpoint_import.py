@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -18,7 +19,7 @@ from sevila.model import import_cli
 from sevila.model.backbone import load_blip2
 from sevila.model.checkpoint_import import convert_lavis_state_dict, import_checkpoint
 from sevila.model.sevila import SeViLA
-from sevila.model.head_weights import load_heads
+from sevila.model.head_weights import load_heads, read_heads
 
 # The inverse mapping, written out independently of the code under test: LAVIS module -> ours, per head.
 HEAD_MODULES = (
@@ -187,3 +188,43 @@ def test_import_cli_rejects_a_checkpoint_without_a_state_dict(tmp_path: Path) ->
 def test_import_cli_wants_a_safetensors_output(tmp_path: Path) -> None:
     with pytest.raises(SevilaError, match=r"expected a \.safetensors path"):
         import_cli.main(["--lavis", "x.pth", "--output", str(tmp_path / "h.ckpt")])
+
+
+def test_import_checkpoint_never_loads_the_backbone_weights(
+    tiny_backbone_dir: Path, table: dict[str, str], lavis_state: dict, tmp_path: Path, monkeypatch
+) -> None:
+    from transformers import Blip2ForConditionalGeneration
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("import-checkpoint loaded the backbone's weights")
+
+    monkeypatch.setattr(Blip2ForConditionalGeneration, "from_pretrained", refuse)
+    out = import_checkpoint(_save_lavis(tmp_path / "sevila_pretrained.pth", lavis_state), tmp_path / "h.safetensors",
+                            str(tiny_backbone_dir))
+    monkeypatch.undo()
+    tensors, metadata = read_heads(out)
+    assert metadata["backbone"] == str(tiny_backbone_dir) and json.loads(metadata["modules"]) == ["localizer",
+                                                                                                  "answerer"]
+    assert tensors.keys() == set(table.values())
+    assert all(torch.equal(tensors[ours], lavis_state[lavis]) for lavis, ours in table.items())
+    model = SeViLA(load_blip2(tiny_backbone_dir))
+    load_heads(model, out, "localizer")  # the shapes from the config fit the real backbone
+    load_heads(model, out, "answerer")
+
+
+def test_import_checkpoint_takes_a_bare_state_dict(tiny_backbone_dir: Path, lavis_state: dict, tmp_path: Path) -> None:
+    nested = import_checkpoint(_save_lavis(tmp_path / "nested.pth", lavis_state), tmp_path / "n.safetensors",
+                               str(tiny_backbone_dir))
+    torch.save(lavis_state, tmp_path / "bare.pth")
+    bare = import_checkpoint(tmp_path / "bare.pth", tmp_path / "b.safetensors", str(tiny_backbone_dir))
+    (tensors, metadata), (expected, expected_metadata) = read_heads(bare), read_heads(nested)
+    assert metadata == expected_metadata and tensors.keys() == expected.keys()
+    assert all(torch.equal(tensors[key], expected[key]) for key in expected)
+
+
+def test_import_checkpoint_shapes_blip2_flan_t5_xl_from_the_bundled_config(lavis_state: dict, tmp_path: Path) -> None:
+    # Offline, with no Hugging Face cache: the full-size heads' shapes still come from the bundled config.
+    with pytest.raises(SevilaError, match=r"does not fit backbone 'Salesforce/blip2-flan-t5-xl'.*420 missing weights.*"
+                       r"\(32,\) \(expected \(768,\) for answerer\.head\.qformer\.layernorm\.bias\)"):
+        import_checkpoint(_save_lavis(tmp_path / "tiny.pth", lavis_state), tmp_path / "h.safetensors")
+    assert not (tmp_path / "h.safetensors").exists()

@@ -8,7 +8,7 @@ from stage_runner import STAGES
 
 from sevila.cli import main as sevila_main
 
-QA_DATA = ["nextqa", "star", "how2qa", "tvqa", "vlep", "demo_qa"]
+QA_DATA = ["nextqa", "star", "how2qa", "tvqa", "vlep", "demo_qa", "custom"]
 COMBINATIONS = [("pretrain_localizer", "qvhighlights"), ("pretrain_localizer", "demo_moments")] + [
     (stage, data) for stage in ("finetune_answerer", "refine_localizer", "evaluate") for data in QA_DATA
 ] + [("evaluate", "nextgqa")]  # NExT-GQA has no training split
@@ -31,7 +31,7 @@ def test_config_parses(stage, data, profile, capsys):
     assert exit_info.value.code in (0, None)
     config = yaml.safe_load(capsys.readouterr().out)
     assert config["model"]["class_path"].startswith("sevila.stages.")
-    assert config["data"]["class_path"].startswith("sevila.data.datamodules.")
+    assert config["data"]["class_path"].startswith(("sevila.data.datamodules.", "sevila.data.custom_datamodule."))
 
 
 def test_config_every_yaml_file_is_covered():

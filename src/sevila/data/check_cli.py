@@ -17,13 +17,16 @@ from sevila.data.annotations import (
     read_qa_annotations,
 )
 from sevila.cli_parser import OneLineParser
+from sevila.data.custom import DEFAULT_VAL_FRACTION, assign_splits, read_custom_questions
 from sevila.data.video_paths import load_video_map, video_path
+
+CUSTOM = "custom"  # your own questions file (`sevila.data.custom`), the videos named with their extension
 
 
 def main(argv: list[str]) -> int:
     """Run `sevila data check`; exit code 2 when a video is missing or unreadable."""
     args = _parser().parse_args(argv)
-    dataset = check_dataset(args.dataset)
+    dataset = CUSTOM if args.dataset == CUSTOM else check_dataset(args.dataset)
     records = _read(dataset, args.annotations)
     counts = Counter(qid_type(record.qid) for record in records)
     print(f"{args.annotations}: {len(records)} {dataset} records")
@@ -46,6 +49,11 @@ def main(argv: list[str]) -> int:
 
 
 def _read(dataset: str, path: Path) -> Sequence[QARecord | MomentRecord]:
+    if dataset == CUSTOM:
+        questions = read_custom_questions(path)
+        splits = assign_splits(questions, DEFAULT_VAL_FRACTION, str(path))
+        print(f"{path}: questions per split: " + ", ".join(f"{name} {len(rows)}" for name, rows in splits.items()))
+        return [question.record for question in questions]
     return read_moment_annotations(path) if dataset == "qvhighlights" else read_qa_annotations(path)
 
 
@@ -69,8 +77,9 @@ def _parser() -> OneLineParser:
     parser = OneLineParser(prog="sevila data", description="Check prepared annotations and their videos.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="check")
     check = commands.add_parser("check", help="count records per question type; find missing/unreadable videos")
-    check.add_argument("dataset", metavar="DATASET", help=f"one of: {', '.join(DATASETS)}")
-    check.add_argument("--annotations", required=True, type=Path, help="SeViLA-format JSON (or QVHighlights jsonl)")
+    check.add_argument("dataset", metavar="DATASET", help=f"one of: {', '.join((*DATASETS, CUSTOM))}")
+    check.add_argument("--annotations", required=True, type=Path,
+                       help="SeViLA-format JSON (or QVHighlights jsonl); custom: your questions .csv or .jsonl")
     check.add_argument("--videos", type=Path, help="the video folder; every record's video is probed with PyAV")
     check.add_argument("--video-map", type=Path, help="NExT-QA map_vid_vidorID.json, for records with bare video ids")
     return parser

@@ -7,6 +7,7 @@ Layout (`<dir>` = the configured video folder):
   (`<youtube id>_subs_<n>_<hh:mm:ss>_<hh:mm:ss>_ep`) kept under `<dir>/youtube/<vid_name>.mp4`; the
   others are TV-show clips (`friends_s03e09_seg02_clip_07_ep`), the TVQA clip of the same name without
   its `_ep` suffix, under `<dir>/tvqa/<clip>.mp4` (a link to the TVQA video folder will do).
+- Your own data (`custom`): `<dir>/<video>`, the record's video being a file name with its extension.
 - Every other benchmark, and the embedded demo benchmark (`demo`): `<dir>/<video>.mp4`.
 """
 
@@ -33,9 +34,10 @@ def video_path(
     video_map: Mapping[str, str] | None = None,
 ) -> Path:
     """The video file of one record; names that would leave `video_dir` raise SevilaError."""
-    relative = _relative_name(benchmark(dataset).layout, record_video, video_map)
+    layout = benchmark(dataset).layout
+    relative = _relative_name(layout, record_video, video_map)
     _reject_escape(relative, record_video, video_dir)
-    return Path(video_dir) / (relative + VIDEO_SUFFIX)
+    return Path(video_dir) / (relative if layout == "files" else relative + VIDEO_SUFFIX)
 
 
 def load_video_map(path: str | Path) -> dict[str, str]:

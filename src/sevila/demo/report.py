@@ -22,7 +22,8 @@ from sevila.metrics.grounding import nextgqa_metrics
 from sevila.model.backbone import load_blip2
 from sevila.model.head_weights import load_heads
 from sevila.model.sevila import SeViLA
-from sevila.visualize import bar_chart, contact_sheet, save_png, stack_vertically
+from sevila.charts import bar_chart, save_figure
+from sevila.visualize import contact_sheet, save_png, stack_vertically
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def write_report(data: Path, results: Path, checkpoints: Path, backbone: str, nu
         handle.write(markdown(summary))
     chart = {mode: {"accuracy": summary[mode]["accuracy"], "keyframe hit rate": summary[mode]["keyframe_hit_rate"]}
              for mode in MODES}
-    save_png(bar_chart(chart, "SeViLA demo: uniform vs Localizer vs refined Localizer"), results / "summary.png")
+    save_figure(bar_chart(chart, "SeViLA demo: uniform vs Localizer vs refined Localizer"), results / "summary.png")
     model = SeViLA(load_blip2(backbone)).eval()
     load_heads(model, checkpoints / "demo_qa" / "localizer_refined.safetensors", "localizer")
     sheets = keyframe_sheets(model, data, num_frames, count=3)

@@ -9,8 +9,9 @@ from pathlib import Path
 from torch import Tensor
 
 from sevila.errors import SevilaError
-from sevila.model.backbone import DEFAULT_BACKBONE, load_blip2, parts_from_model
-from sevila.model.head_weights import save_heads
+from sevila.model.backbone import DEFAULT_BACKBONE, parts_from_model
+from sevila.model.head_shapes import backbone_config, head_targets
+from sevila.model.head_weights import MODULES, save_head_tensors, save_heads
 from sevila.model.lavis_backbone import (
     BackboneExport,
     check_output_dir,
@@ -32,12 +33,16 @@ def convert_lavis_state_dict(lavis: dict[str, Tensor], model: SeViLA) -> dict[st
     """LAVIS state dict -> our head weights: Answerer <- unsuffixed keys, Localizer <- `_loc` keys, shapes checked."""
     heads = tuple(f"{module}.head." for module in HEAD_SUFFIXES)
     target = {k: v for k, v in model.state_dict().items() if k.startswith(heads)}
+    return convert_lavis_heads(lavis, target, model.backbone_name)
+
+
+def convert_lavis_heads(lavis: dict[str, Tensor], target: dict[str, Tensor], backbone: str) -> dict[str, Tensor]:
+    """LAVIS state dict -> tensors named and shaped as `target`'s head weights (real or meta tensors)."""
     hint = (
         "Expected the authors' sevila_pretrained.pth and the backbone it was trained on "
         f"({DEFAULT_BACKBONE}, or the --backbone-output written from the same state dict)"
     )
-    what = f"backbone {model.backbone_name!r}"
-    converted, skipped = fit_state_dict(lavis, target, rename_lavis_key, skip_reason, what, hint)
+    converted, skipped = fit_state_dict(lavis, target, rename_lavis_key, skip_reason, f"backbone {backbone!r}", hint)
     log_skipped(log, skipped)
     return converted
 
@@ -87,10 +92,17 @@ def _save_heads(model: SeViLA, output: str | os.PathLike[str], lavis_path: str |
 def import_checkpoint(
     lavis_path: str | os.PathLike[str], output: str | os.PathLike[str], backbone: str = DEFAULT_BACKBONE
 ) -> Path:
-    """Convert a LAVIS SeViLA checkpoint into a stage output holding both heads, written atomically."""
+    """Convert a LAVIS SeViLA checkpoint into a stage output holding both heads, written atomically.
+
+    The heads' shapes come from the backbone's config on the meta device: its weights are never loaded.
+    """
     lavis = read_lavis_checkpoint(lavis_path)
-    model = SeViLA(load_blip2(backbone))
-    _save_heads(model, output, lavis_path, _load_heads(lavis, lavis_path, model))
+    try:
+        converted = convert_lavis_heads(lavis, head_targets(backbone_config(backbone)), backbone)
+    except SevilaError as error:
+        raise SevilaError(f"{lavis_path}: {error}") from error
+    save_head_tensors(converted, output, list(MODULES), STAGE_NAME, backbone)
+    log.info("imported %d head weights from %s into %s", len(converted), lavis_path, output)
     return Path(output)
 
 

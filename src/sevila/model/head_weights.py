@@ -22,12 +22,16 @@ MODULES = ("localizer", "answerer")
 
 def save_heads(model: SeViLA, path: str | os.PathLike[str], modules: Sequence[str], stage: str) -> None:
     """Write the named modules' weights (`localizer.*`, `answerer.*`) with stage and backbone as metadata."""
-    tensors = {
-        f"{name}.{key}": value.detach().cpu().contiguous()
-        for name in modules
-        for key, value in getattr(model, name).state_dict().items()
-    }
-    metadata = {"stage": stage, "backbone": model.backbone_name, "modules": json.dumps(list(modules))}
+    tensors = {f"{name}.{key}": value for name in modules for key, value in getattr(model, name).state_dict().items()}
+    save_head_tensors(tensors, path, modules, stage, model.backbone_name)
+
+
+def save_head_tensors(
+    tensors: dict[str, torch.Tensor], path: str | os.PathLike[str], modules: Sequence[str], stage: str, backbone: str
+) -> None:
+    """Write head weights already named as in a stage output (`localizer.head.*`), atomically."""
+    tensors = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
+    metadata = {"stage": stage, "backbone": backbone, "modules": json.dumps(list(modules))}
     with atomic_open(path, "wb") as handle:
         handle.write(save_safetensors(tensors, metadata=metadata))
 
