@@ -167,7 +167,8 @@ def test_fuzz_resume_checkpoint(tmp_path: Path, answerer_run: Path) -> None:
             return "refused"
         return "read"
 
-    _fuzz_file(tmp_path, answerer_run / "checkpoints" / "last.ckpt", TORCH_VARIANTS, check, text=False)
+    (last,) = answerer_run.glob("run-*/checkpoints/last.ckpt")
+    _fuzz_file(tmp_path, last, TORCH_VARIANTS, check, text=False)
 
 
 def test_fuzz_stage_output(tmp_path: Path, tiny_backbone_dir: Path) -> None:

@@ -98,6 +98,9 @@ class SevilaCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
         first = rank_zero_only.rank == 0 and os.environ.get("NODE_RANK", "0") == "0"
+        model = config.model.init_args
+        if first:  # the output paths as the user gave them, before the run folder is derived from the root
+            check_run_outputs(config.trainer, model, OUTPUT_ARGS[self.subcommand])
         identity = None
         if self.subcommand == "fit":
             # Every process derives the same run folder from the same config: no coordination needed.
@@ -106,8 +109,6 @@ class SevilaCLI(LightningCLI):
             config.trainer.default_root_dir = str(self.run_folder)
         if not first:
             return  # processes Lightning launches for DDP run under the first process's locks and checks
-        model = config.model.init_args
-        check_run_outputs(config.trainer, model, OUTPUT_ARGS[self.subcommand])
         folders = [config.trainer.default_root_dir or os.getcwd()]
         folders += [model[name] for name in OUTPUT_ARGS[self.subcommand] if model.get(name)]
         if model.get("export_path"):
