@@ -29,8 +29,25 @@ def test_answerer_option_logits_equal_teacher_forced_loss_logits(tiny_sevila):
     raw = model.encode_frames(torch.randn(2, 2, 3, 32, 32))
     num_options = torch.tensor([3, 5])
     loss, from_loss = model.answerer.loss(raw, texts, num_options, torch.tensor([2, 0]))
-    torch.testing.assert_close(from_loss, model.answerer(raw, texts, num_options))
+    torch.testing.assert_close(from_loss, model.answerer(raw, texts, num_options, readout="teacher_forced"))
     assert loss.item() > 0
+
+
+def test_answerer_official_readout_is_step_one_after_each_rows_greedy_token(tiny_sevila):
+    model, language = tiny_sevila, tiny_sevila.language
+    texts = [prompts.qa_prompts("q one", ["a", "b", "c"]).answerer, prompts.qa_prompts("q two", list("abcde")).answerer]
+    raw = model.encode_frames(torch.randn(2, 2, 3, 32, 32))
+    official = model.answerer(raw, texts, torch.tensor([3, 5]))  # the default read-out
+    embeds, mask = model.answerer._keyframe_inputs(raw, texts)
+    greedy = language.decoder_logits(embeds, mask, [language.start_id])[:, 0].argmax(-1).tolist()
+    assert language.option_word_id not in greedy  # random weights: the read-outs differ, so the test can tell
+    for row, token in enumerate(greedy):  # one full teacher-forced pass per row on [start, its greedy token]
+        logits = language.decoder_logits(embeds[row : row + 1], mask[row : row + 1], [language.start_id, token])
+        expected = logits[0, 1, language.option_ids][: [3, 5][row]]
+        torch.testing.assert_close(official[row, : [3, 5][row]], expected, rtol=1e-5, atol=1e-6)
+    assert torch.isinf(official[0, 3:]).all()
+    forced = model.answerer(raw, texts, torch.tensor([3, 5]), readout="teacher_forced")
+    assert not torch.allclose(official[:, :3], forced[:, :3])
 
 
 def test_answerer_per_frame_matches_single_frame_calls(tiny_sevila):
