@@ -10,7 +10,7 @@ from torch import Tensor
 
 from sevila.data.transforms import normalize
 from sevila.data.video import sample_frames
-from sevila.model.keyframes import Selection
+from sevila.model.keyframes import Selection, frames_per_clip
 from sevila.model.sevila import ChainOutput, SeViLA
 from sevila.prompts import Prompts
 
@@ -47,8 +47,9 @@ def answer_video(
     model: SeViLA, path: str | os.PathLike[str], prompts: Prompts, num_options: int, num_frames: int,
     span: tuple[float, float] | None = None, selection: Selection = "localizer",
 ) -> VideoAnswer:
-    """Sample n frames (evaluation rule, method §7), encode each once, and run the model's forward chain."""
-    sampled = sample_frames(path, num_frames, span=span, size=model.image_size)
+    """Sample n frames (evaluation rule, method §7; k for uniform keyframes), encode each once, run the chain."""
+    sampled = sample_frames(path, frames_per_clip(selection, num_frames, model.num_keyframes), span=span,
+                            size=model.image_size)
     raw = model.encode_frames(normalize(sampled.frames).unsqueeze(0))  # (1, T, P, Dv)
     chain = model(raw, [prompts.answerer], [prompts.localizer], torch.tensor([num_options]), selection=selection)
     return VideoAnswer(sampled.frames, sampled.indices, sampled.fps, num_options, chain)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import lightning as L
 import torch
@@ -18,11 +18,16 @@ from sevila.model.feature_cache import FeatureCache, vision_fingerprint
 from sevila.model.sevila import SeViLA
 from sevila.stages.optim import OptimizerSettings, build_optimizer
 from sevila.stages.skipped_videos import SkippedVideos
-from sevila.model.head_weights import MODULES, load_heads, save_heads
+from sevila.model.head_weights import load_heads, save_heads
 
 log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# Which training passes run with dropout (the ViT never does, as in the original): `none` = none at all;
+# `trained` = the trained module's pass (its Q-Former and the T5); `all` = also the frozen module's no-grad pass
+# (stage 2's keyframe selection, stage 3's pseudo-labels), as the original's `model.train()` (recipe §5).
+Dropout = Literal["none", "trained", "all"]
+DROPOUTS: tuple[Dropout, ...] = ("none", "trained", "all")
 
 
 class SevilaStage(L.LightningModule):
@@ -47,6 +52,7 @@ class SevilaStage(L.LightningModule):
         warmup_start_lr: float = 1e-8,
         min_lr: float = 0.0,
         feature_cache: str | None = None,
+        dropout: Dropout = "trained",
     ) -> None:
         """What every stage shares.
 
@@ -67,18 +73,24 @@ class SevilaStage(L.LightningModule):
             warmup_start_lr: learning rate at step 0.
             min_lr: learning rate at the end of the cosine.
             feature_cache: folder of the on-disk ViT feature cache (`sevila.model.feature_cache`); none = no cache.
+            dropout: which training passes run with dropout: `none`; `trained` (the trained module's Q-Former
+                and the T5 in its pass); `all` (also the frozen module's pass: stage 2's Localizer picking
+                keyframes, stage 3's Answerer making pseudo-labels), as the original (paper profile).
         """
         super().__init__()
         self.save_hyperparameters()
         for name, value in (("vision_dtype", vision_dtype), ("language_dtype", language_dtype)):
             if value not in DTYPES:
                 raise SevilaError(f"model.{name}={value!r}: expected one of {sorted(DTYPES)}")
+        if dropout not in DROPOUTS:
+            raise SevilaError(f"model.dropout={dropout!r}: expected one of {', '.join(DROPOUTS)}")
         self.model = SeViLA(load_blip2(backbone), num_keyframes).set_precision(DTYPES[vision_dtype], DTYPES[language_dtype])
         for module, path in (("localizer", init_localizer), ("answerer", init_answerer)):
             if path:
                 load_heads(self.model, path, module)
                 log.info("%s: %s starts from %s", self.stage_name, module, path)
         self.model.train_only(self.trains)
+        self.model.frozen_dropout = dropout == "all"
         self.optimizer_settings = OptimizerSettings(lr, weight_decay, betas, warmup_steps, warmup_start_lr, min_lr)
         self.strict_loading = False  # checkpoints hold the trained heads only
         self.skipped_videos = SkippedVideos()
@@ -90,15 +102,15 @@ class SevilaStage(L.LightningModule):
         self.vit_frames = 0  # frames run through the ViT: 0 once the feature cache holds them all
 
     def train(self, mode: bool = True) -> SevilaStage:
-        """Frozen parts stay in eval mode (no dropout), as the original keeps its ViT."""
+        """Training modes per `dropout`; the ViT stays in eval mode, as in the original."""
         super().train(mode)
-        self.model.vision_model.eval()
-        for name in MODULES:
-            if name not in self.trains:
-                getattr(self.model, name).eval()
+        (self.model if self.hparams.dropout == "none" else self.model.vision_model).eval()
         return self
 
     def on_train_start(self) -> None:
+        # Lightning never calls train(): modules keep the eval mode from_pretrained left them in, and each
+        # validation restores the modes it found. Set them here, once per fit.
+        self.train()
         # Lightning restores the training loader's position in setup_data, which configure_optimizers'
         # estimated_stepping_batches already ran before the checkpoint was read; apply it now (no-op if none).
         self.trainer.fit_loop._load_combined_loader_states()
@@ -123,17 +135,17 @@ class SevilaStage(L.LightningModule):
         return data
 
     def on_fit_start(self) -> None:
-        """Training frames must repeat every epoch for their features to be cached."""
+        """Random training frames and crops never repeat, so the feature cache then holds validation frames only."""
         if self.features is not None and self.clip_data.random_train_frames:
-            raise SevilaError(
-                "model.feature_cache: training frames are drawn at random every epoch (data.random_train_frames "
-                "is true), so their ViT features cannot be reused; set "
-                "--data.init_args.random_train_frames=false or remove model.feature_cache"
-            )
+            log.info("model.feature_cache: training frames and crops are drawn at random (data.random_train_frames), "
+                     "so the cache serves validation only and every training frame runs the ViT")
 
     def encode(self, batch: QABatch | MomentBatch) -> torch.Tensor:
-        """Raw ViT features (B, T, P, D) of a batch's frames in the vision dtype, via the feature cache when set."""
-        if self.features is None:
+        """Raw ViT features (B, T, P, D) of a batch's frames in the vision dtype, via the feature cache when set.
+
+        Randomly drawn (and cropped) training frames bypass the cache: their features are never seen again.
+        """
+        if self.features is None or (self.training and self.clip_data.random_train_frames):
             return self.run_vit(batch["frames"])
         # Stored and fresh features alike are float16-rounded, so every epoch sees the same numbers.
         stored = self.features.features(

@@ -50,7 +50,8 @@ class Evaluate(QAStage):
         benchmark = self.clip_data.benchmark
         answered = qa_rows(rows)
         metrics = {**(qa_table(benchmark, answered) if rows else {}), "num_evaluated": len(rows),
-                   "skipped_videos": skipped, "selection": self.selection, "zero_shot": not self.hparams.init_answerer}
+                   "skipped_videos": skipped, "selection": self.selection, "readout": self.readout,
+                   "zero_shot": not self.hparams.init_answerer}
         write_json(self.output_dir / "predictions.json", [{key: row[key] for key in PREDICTION_KEYS} for row in rows])
         if benchmark.submission and rows:
             write_submission(benchmark, self.output_dir / benchmark.submission, answered)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from sevila.errors import SevilaError
 from sevila.io import write_json
@@ -17,11 +18,11 @@ PRODUCER_FILE = "producer.json"
 class PseudoLabelCache:
     """Labels of the frozen Answerer, computed once; each process writes its own shard atomically.
 
-    `producer` (backbone, Answerer weights digest, dtypes) is recorded in producer.json; a cache made by
+    `producer` (backbone, Answerer weights digest, dtypes, frozen_dropout) is recorded in producer.json; a cache made by
     another producer is refused rather than reused, since its labels would be stale.
     """
 
-    def __init__(self, directory: str | Path, producer: dict[str, str], rank: int = 0) -> None:
+    def __init__(self, directory: str | Path, producer: dict[str, Any], rank: int = 0) -> None:
         self.directory = Path(directory)
         self.path = self.directory / f"pseudo_labels.rank{rank}.json"
         self.labels: dict[str, bool] = {}
@@ -36,7 +37,7 @@ class PseudoLabelCache:
         if self.labels:
             log.info("pseudo-label cache: %d labels from %s", len(self.labels), self.directory)
 
-    def _check_producer(self, producer: dict[str, str], has_labels: bool) -> None:
+    def _check_producer(self, producer: dict[str, Any], has_labels: bool) -> None:
         """Record `producer` in a new cache; refuse a cache whose labels another producer (or an unknown one) made."""
         record = self.directory / PRODUCER_FILE
         if not record.is_file():

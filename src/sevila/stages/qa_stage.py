@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from torch import Tensor
@@ -10,10 +11,13 @@ from sevila.data.batch import QABatch
 from sevila.errors import SevilaError
 from sevila.metrics.accuracy import QARow
 from sevila.metrics.official import check_scorable, qa_table
-from sevila.model.keyframes import Selection
+from sevila.model.answerer import Readout
+from sevila.model.keyframes import Selection, frames_per_clip
 from sevila.model.sevila import ChainOutput
 from sevila.stages.base import SevilaStage
 from sevila.stages.gather import gather_rows
+
+log = logging.getLogger(__name__)
 
 
 def prediction_rows(batch: QABatch, out: ChainOutput) -> list[dict[str, Any]]:
@@ -42,9 +46,26 @@ class QAStage(SevilaStage):
 
     selection: Selection = "localizer"  # how validation and test pick the k keyframes
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, readout: Readout = "official", **kwargs: Any) -> None:
+        """A stage validated (or evaluated) by the forward chain's answers.
+
+        Args:
+            readout: how validation and test read the Answerer's letters: `official` (step 1 of greedy decoding
+                after its first token, the original's `generate().scores[1]`) or `teacher_forced` (after a
+                forced `Option`); the same whenever the first token is `Option`. Training always teacher-forces.
+        """
         super().__init__(*args, **kwargs)
+        self.readout = readout
         self._rows: list[dict[str, Any]] = []
+
+    def setup(self, stage: str) -> None:
+        """Uniform keyframes are k frames sampled from the clip itself (`frames_per_clip`), not k of n candidates."""
+        data, k = self.clip_data, self.model.num_keyframes
+        counts = tuple(frames_per_clip(self.selection, n, k) for n in (data.num_frames, data.eval_num_frames))
+        if counts != (data.num_frames, data.eval_num_frames):
+            log.info("%s: selection %s samples the k=%d keyframes from each clip (data frame counts %s -> %s)",
+                     self.stage_name, self.selection, k, (data.num_frames, data.eval_num_frames), counts)
+            data.set_frame_counts(*counts)
 
     def keyframe_candidates(self, fitting: bool) -> dict[str, int]:
         """The data settings naming n, the frames k keyframes are chosen among (evaluation frames here)."""
@@ -80,7 +101,7 @@ class QAStage(SevilaStage):
     def chain(self, batch: QABatch, answers: Tensor | None = None) -> ChainOutput:
         """The model's forward chain on one batch (`answers` -> with the Answerer's loss)."""
         return self.model(self.encode(batch), batch["answerer_text"], batch["localizer_text"], batch["num_options"],
-                          selection=self.selection, answers=answers)
+                          selection=self.selection, answers=answers, readout=self.readout)
 
     def validation_step(self, batch: QABatch, batch_idx: int) -> ChainOutput:
         out = self.chain(batch)

@@ -36,8 +36,10 @@ class RefineLocalizer(QAStage):
         self.answerer_calls = 0  # questions sent to the Answerer for labels: 0 once everything is cached
 
     def setup(self, stage: str) -> None:
+        super().setup(stage)
         producer = {"backbone": self.model.backbone_name, "answerer": weights_digest(self.model.answerer),
-                    "vision_dtype": self.hparams.vision_dtype, "language_dtype": self.hparams.language_dtype}
+                    "vision_dtype": self.hparams.vision_dtype, "language_dtype": self.hparams.language_dtype,
+                    "frozen_dropout": self.model.frozen_dropout}
         self.cache = PseudoLabelCache(Path(self.cache_dir), producer, rank=self.global_rank)
 
     def pseudo_labels(self, raw: Tensor, batch: QABatch) -> Tensor:
