@@ -153,7 +153,7 @@ class FullSize:
 
     @functools.cache
     def answerer(self, keyframes: int) -> int:
-        """Our Answerer on k keyframes: one encoder pass, `Option` teacher-forced, letters read at position 1."""
+        """Our Answerer on k keyframes, default read-out: one encoder pass, greedy first token, letters at step 1."""
         return count(lambda: self.model.answerer(self.raw(keyframes), [self.prompts.answerer], self.num_options))
 
     @functools.cache
@@ -333,7 +333,7 @@ def chain_table(full: FullSize) -> None:
     rows: list[tuple[str, int]] = [
         (f"ViT forward, {CANDIDATES} frames (same both ways)", vit),
         (f"ours: Localizer, {CANDIDATES} frames, one decoder step (yes_scores)", one_step),
-        (f"ours: Answerer, k={KEYFRAMES}, teacher-forced `Option`, letter at position 1", answer),
+        (f"ours: Answerer, k={KEYFRAMES}, greedy first token, letters at step 1", answer),
     ]
     originals = {}
     for name, loc_steps, ans_steps in (

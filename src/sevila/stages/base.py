@@ -108,9 +108,6 @@ class SevilaStage(L.LightningModule):
         return self
 
     def on_train_start(self) -> None:
-        # Lightning never calls train(): modules keep the eval mode from_pretrained left them in, and each
-        # validation restores the modes it found. Set them here, once per fit.
-        self.train()
         # Lightning restores the training loader's position in setup_data, which configure_optimizers'
         # estimated_stepping_batches already ran before the checkpoint was read; apply it now (no-op if none).
         self.trainer.fit_loop._load_combined_loader_states()
@@ -135,7 +132,10 @@ class SevilaStage(L.LightningModule):
         return data
 
     def on_fit_start(self) -> None:
-        """Random training frames and crops never repeat, so the feature cache then holds validation frames only."""
+        """Set the training modes; random training frames and crops never repeat, so the cache skips them."""
+        # Lightning never calls train(): modules would keep the eval mode from_pretrained left them in (and each
+        # validation restores the modes it found), so no pass would have dropout whatever `dropout` says.
+        self.train()
         if self.features is not None and self.clip_data.random_train_frames:
             log.info("model.feature_cache: training frames and crops are drawn at random (data.random_train_frames), "
                      "so the cache serves validation only and every training frame runs the ViT")
