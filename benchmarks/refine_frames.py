@@ -1,6 +1,6 @@
 """Stage 3 on fixed frames against the original's random frames and crops, on the demo: accuracy and wall clock.
 
-usage: python benchmarks/refine_frames.py [--modes fixed random random+dropout] [--output results/bench/refine]
+usage: python benchmarks/refine_frames.py [--modes fixed random random+dropout] [--repeat 2] [--output DIR]
 
 Needs `make demo` (or its first stages) done: the demo data and backbone in data/demo and the stage-1 and stage-2
 outputs in checkpoints/demo. Each mode runs `make refine` then `make eval`'s refined evaluation, as the Makefile
@@ -8,8 +8,8 @@ composes them (demo profile, same seed), into its own folder with its own cold f
 its own ViT frames: `fixed` is the demo's stage 3 (4 segment midpoints, no crop, every epoch); `random` draws frames
 within the segments and a crop every step, as the original (the paper profile's `random_train_frames: true`);
 `random+dropout` also runs the frozen Answerer with dropout (`dropout: all`). Prints each mode's validation accuracy
-of the refined chain, the pseudo-labels computed (Answerer frame evaluations), the stage-3 wall clock and its ratio
-to `fixed`, measured in the same run.
+of the refined chain, the pseudo-labels computed (Answerer frame evaluations), the fastest stage-3 wall clock of
+`--repeat` interleaved rounds and its ratio to `fixed` measured in the same run (the numbers repeat exactly).
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ def sevila(verb: str, stage: str, *flags: str) -> float:
     """Run one `sevila` verb as the Makefile does; returns its wall clock in seconds."""
     command = [sys.executable, "-m", "sevila.cli", verb, *CONFIGS.format(stage=stage).split(), *flags]
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
     return time.perf_counter() - start
 
 
@@ -65,13 +67,20 @@ def run_mode(name: str, out: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
+    parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds; the fastest of each mode counts")
     parser.add_argument("--output", type=Path, default=Path("results/bench/refine"))
     args = parser.parse_args()
     needs = [CKPT / "demo_moments" / "localizer.safetensors", CKPT / "demo_qa" / "answerer.safetensors", Path(BACKBONE)]
     for needed in needs:
         if not needed.exists():
             sys.exit(f"missing {needed}: run `make demo` first")
-    results = {name: run_mode(name, args.output) for name in args.modes}
+    results: dict[str, dict[str, float]] = {}
+    for _ in range(args.repeat):  # interleaved rounds: the shared machine's load hits every mode alike
+        for name in args.modes:
+            run = run_mode(name, args.output)
+            best = results.setdefault(name, run)
+            assert (run["acc"], run["labels"]) == (best["acc"], best["labels"]), (name, run, best)
+            best["seconds"] = min(best["seconds"], run["seconds"])
     base = results[args.modes[0]]["seconds"]
     print(f"| stage 3 | refined accuracy | pseudo-labels computed (yes %) | stage 3 wall clock | / {args.modes[0]} |")
     print("|---|---|---|---|---|")

@@ -273,5 +273,8 @@ def test_set_frame_counts_applies_to_datasets_already_built(tmp_path: Path, sour
     datamodule.set_frame_counts(2, 3)
     train, val = next(iter(datamodule.train_dataloader())), next(iter(datamodule.val_dataloader()))
     assert (train["frames"].shape[1], val["frames"].shape[1]) == (2, 3)
+    assert (datamodule.num_frames, datamodule.eval_num_frames) == (4, 6)  # the configured counts stay
+    datamodule.set_frame_counts(4, 6)  # the next run's stage sets its own counts again
+    assert next(iter(datamodule.val_dataloader()))["frames"].shape[1] == 6
     with pytest.raises(SevilaError, match="--data.eval_num_frames is 0"):
         datamodule.set_frame_counts(2, 0)

@@ -90,11 +90,11 @@ def test_fresh_features_are_rounded_as_stored_ones(tmp_path, seeing_backbone, ti
 
 
 def test_evaluation_sweep_computes_each_frame_once(tmp_path, seeing_backbone, tiny_benchmark):
-    frames = []
+    frames, data = [], _data(tiny_benchmark)  # one DataModule for the whole sweep, as benchmarks/feature_cache.py
     for n, (mode, k) in enumerate([("uniform", 2), ("localizer", 2), ("localizer", 1)]):
         module = Evaluate(backbone=str(seeing_backbone), num_keyframes=k, selection=mode, output_dir=str(tmp_path / str(n)),
                           feature_cache=str(tmp_path / "features"))
-        _trainer(tmp_path).test(module, _data(tiny_benchmark))
+        _trainer(tmp_path).test(module, data)
         assert (tmp_path / str(n) / "predictions.json").is_file()
         frames.append(module.vit_frames)
     # Uniform k=2 reads its own 2 frames of the one validation video (midpoints of 2 segments, frames 6 and 18);

@@ -160,6 +160,7 @@ class ClipDataModule(L.LightningDataModule, ABC):
         self.annotation_dir, self.video_dir = Path(annotation_dir), Path(video_dir)
         self.num_frames = self.benchmark.train_frames if num_frames is None else num_frames
         self.eval_num_frames = self.num_frames if eval_num_frames is None else eval_num_frames
+        self.frame_counts = (self.num_frames, self.eval_num_frames)  # per item in training, in evaluation: this run's
         self.frame_size, self.num_workers, self.seed = frame_size, num_workers, seed
         self.batch_size = batch_size
         self.eval_batch_size = batch_size if eval_batch_size is None else eval_batch_size
@@ -218,15 +219,16 @@ class ClipDataModule(L.LightningDataModule, ABC):
         if not records:
             raise SevilaError(f"{path}: no records; expected {self.file_format}")
         # The training split keeps its own frame count even when it samples frames as evaluation does.
-        num_frames = self.num_frames if split == "train" else self.eval_num_frames
+        num_frames = self.frame_counts[split != "train"]
         return self._make_dataset(records, num_frames, train=split == "train" and self.random_train_frames)
 
     def set_frame_counts(self, num_frames: int, eval_num_frames: int) -> None:
-        """Frames per item in training and in evaluation, also for the datasets `setup` already built."""
+        """This run's frames per item in training and in evaluation (a stage's rule, e.g. k for uniform keyframes),
+        also for the datasets `setup` already built; `num_frames` and `eval_num_frames` keep the configured counts."""
         _check_settings({"num_frames": num_frames, "eval_num_frames": eval_num_frames}, self.num_workers)
-        self.num_frames, self.eval_num_frames = num_frames, eval_num_frames
+        self.frame_counts = (num_frames, eval_num_frames)
         for split, dataset in self.datasets.items():
-            dataset.num_frames = num_frames if split == "train" else eval_num_frames
+            dataset.num_frames = self.frame_counts[split != "train"]
 
     def records(self, split: str) -> list[Any]:
         """The records of a split that `setup` has built (`QARecord` or `MomentRecord`)."""

@@ -88,15 +88,16 @@ class PromptedT5:
         """Logits (N, 5) of the option letters at step 1 of greedy decoding: the official `generate().scores[1]`.
 
         Step 1 is conditioned on each row's greedy step-0 token, whatever it is (recipe §7); when that token is
-        `Option` this equals `option_logits`. Two decoder passes share one encoder pass; later steps are not needed.
+        `Option` this equals `option_logits`. These are generate()'s first two steps (one encoder pass, the decoder
+        cache carried over); the later steps never change them.
         """
         encoded = self.model.get_encoder()(inputs_embeds=embeds, attention_mask=mask)
         start = torch.full((embeds.shape[0], 1), self.start_id, device=self.device)
-        first = self.model(encoder_outputs=encoded, attention_mask=mask, decoder_input_ids=start, use_cache=False)
+        first = self.model(encoder_outputs=encoded, attention_mask=mask, decoder_input_ids=start, use_cache=True)
         greedy = first.logits[:, -1].argmax(dim=-1, keepdim=True)  # (N, 1), ties and dtype as generate() sees them
-        decoder_input = torch.cat([start, greedy], dim=1)
-        out = self.model(encoder_outputs=encoded, attention_mask=mask, decoder_input_ids=decoder_input, use_cache=False)
-        return out.logits[:, 1, self.option_ids].float()
+        out = self.model(encoder_outputs=encoded, attention_mask=mask, decoder_input_ids=greedy,
+                         cache=first.cache, use_cache=True)
+        return out.logits[:, -1, self.option_ids].float()
 
     def target_loss(self, embeds: Tensor, mask: Tensor, targets: list[str]) -> tuple[Tensor, Tensor]:
         """T5 cross-entropy on the target texts, and the logits (N, S, V) it was computed from."""

@@ -59,17 +59,21 @@ class QAStage(SevilaStage):
         self._rows: list[dict[str, Any]] = []
 
     def setup(self, stage: str) -> None:
-        """Uniform keyframes are k frames sampled from the clip itself (`frames_per_clip`), not k of n candidates."""
+        """Uniform keyframes are k frames sampled from the clip itself (`frames_per_clip`), not k of n candidates.
+
+        Set on every run, so a DataModule reused after a uniform run samples its n candidates again.
+        """
         data, k = self.clip_data, self.model.num_keyframes
-        counts = tuple(frames_per_clip(self.selection, n, k) for n in (data.num_frames, data.eval_num_frames))
-        if counts != (data.num_frames, data.eval_num_frames):
-            log.info("%s: selection %s samples the k=%d keyframes from each clip (data frame counts %s -> %s)",
-                     self.stage_name, self.selection, k, (data.num_frames, data.eval_num_frames), counts)
-            data.set_frame_counts(*counts)
+        configured = (data.num_frames, data.eval_num_frames)
+        counts = (frames_per_clip(self.selection, configured[0], k), frames_per_clip(self.selection, configured[1], k))
+        if counts != configured:
+            log.info("%s: selection %s samples the k=%d keyframes from each clip (frames per item %s, not %s)",
+                     self.stage_name, self.selection, k, counts, configured)
+        data.set_frame_counts(*counts)
 
     def keyframe_candidates(self, fitting: bool) -> dict[str, int]:
         """The data settings naming n, the frames k keyframes are chosen among (evaluation frames here)."""
-        return {"eval_num_frames": self.clip_data.eval_num_frames}
+        return {"eval_num_frames": self.clip_data.frame_counts[1]}
 
     def check_num_keyframes(self, fitting: bool) -> None:
         """Stop before any frame is decoded if k exceeds the n candidate frames a loop will see."""
