@@ -14,6 +14,7 @@ import torch
 from sevila.data.datamodules import DemoQA, QVHighlights
 from sevila.errors import SevilaError
 from sevila.stages import Evaluate, FinetuneAnswerer, PretrainLocalizer, RefineLocalizer
+from sevila.stages.pseudo_labels import PseudoLabelCache
 from sevila.model.head_weights import save_heads
 
 
@@ -203,3 +204,23 @@ def test_refine_refuses_pseudo_labels_made_with_other_dropout(tmp_path, tiny_bac
 def test_stage_rejects_an_unknown_dropout(tiny_backbone_dir):
     with pytest.raises(SevilaError, match="model.dropout='some': expected one of none, trained, all"):
         Evaluate(backbone=str(tiny_backbone_dir), dropout="some")
+
+
+def test_refine_labels_each_new_frame_once_and_keeps_stored_labels(tmp_path, tiny_backbone_dir, tiny_benchmark):
+    # Random frames: a question mixes frames labelled in an earlier epoch with new ones (and a short clip may
+    # repeat a frame); only the new (question, frame) pairs go to the Answerer, each once, and no label changes.
+    module = RefineLocalizer(backbone=str(tiny_backbone_dir), num_keyframes=2, cache_dir=str(tmp_path / "labels"))
+    module.cache = PseudoLabelCache(tmp_path / "labels", {"answerer": "test"})  # what setup() builds in a run
+    module.cache.store("q0", 3, True)  # a label stored earlier, whatever the Answerer says now: it must survive
+    sent: list[int] = []
+    module.model.answerer.head.register_forward_pre_hook(lambda head, args: sent.append(args[0].shape[0]))
+    raw = module.model.encode_frames(torch.randn(2, 3, 3, 32, 32))
+    text = "Question: q? Option A: a. Option B: b. Considering the information presented in the frame, select the " \
+           "correct answer from the options."
+    batch = {"qid": ["q0", "q1"], "frame_indices": torch.tensor([[3, 5, 5], [3, 4, 6]]), "answerer_text": [text] * 2,
+             "num_options": torch.tensor([2, 2]), "answer": torch.tensor([0, 1])}
+    labels = module.pseudo_labels(raw, batch)
+    assert sent == [1 + 3]  # q0's frame 5 once, q1's three frames; q0's frame 3 came from the cache
+    assert labels[0, 0] and labels[0, 1] == labels[0, 2] and module.answerer_calls == 2
+    assert module.cache.lookup("q0", 3) is True and len(module.cache.labels) == 5
+    assert module.pseudo_labels(raw, batch).tolist() == labels.tolist() and sent == [4]  # all cached now

@@ -87,17 +87,26 @@ class PromptedT5:
     def generated_option_logits(self, embeds: Tensor, mask: Tensor) -> Tensor:
         """Logits (N, 5) of the option letters at step 1 of greedy decoding: the official `generate().scores[1]`.
 
-        Step 1 is conditioned on each row's greedy step-0 token, whatever it is (recipe §7); when that token is
-        `Option` this equals `option_logits`. These are generate()'s first two steps (one encoder pass, the decoder
-        cache carried over); the later steps never change them.
+        Step 1 is conditioned on each row's greedy step-0 token, whatever it is (recipe §7). One pass decodes
+        [start, Option]: its position 0 is step 0, and where the greedy token is `Option` (as for any fine-tuned
+        Answerer) its position 1 is step 1. Only the other rows decode again, on [start, their token].
         """
-        encoded = self.model.get_encoder()(inputs_embeds=embeds, attention_mask=mask)
-        start = torch.full((embeds.shape[0], 1), self.start_id, device=self.device)
-        first = self.model(encoder_outputs=encoded, attention_mask=mask, decoder_input_ids=start, use_cache=True)
-        greedy = first.logits[:, -1].argmax(dim=-1, keepdim=True)  # (N, 1), ties and dtype as generate() sees them
-        out = self.model(encoder_outputs=encoded, attention_mask=mask, decoder_input_ids=greedy,
-                         cache=first.cache, use_cache=True)
-        return out.logits[:, -1, self.option_ids].float()
+        encoded = self.model.get_encoder()(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        forced = self._decode(encoded, mask, torch.tensor([[self.start_id, self.option_word_id]], device=self.device))
+        greedy = forced[:, 0].argmax(dim=-1)  # (N,) generate()'s first token, ties and dtype as it sees them
+        letters = forced[:, 1, self.option_ids]
+        other = (greedy != self.option_word_id).nonzero().flatten()
+        if other.numel():
+            ids = torch.stack([torch.full_like(greedy[other], self.start_id), greedy[other]], dim=1)  # (M, 2)
+            rerun = self._decode(encoded[other], mask[other], ids)  # (M, 2, V)
+            letters = letters.index_copy(0, other, rerun[:, 1, self.option_ids])
+        return letters.float()
+
+    def _decode(self, encoded: Tensor, mask: Tensor, decoder_ids: Tensor) -> Tensor:
+        """Logits (N, S, V) of a teacher-forced decoder input (1 or N rows, S tokens) on encoder states (N, L, D)."""
+        out = self.model(encoder_outputs=(encoded,), attention_mask=mask,
+                         decoder_input_ids=decoder_ids.expand(encoded.shape[0], -1), use_cache=False)
+        return out.logits
 
     def target_loss(self, embeds: Tensor, mask: Tensor, targets: list[str]) -> tuple[Tensor, Tensor]:
         """T5 cross-entropy on the target texts, and the logits (N, S, V) it was computed from."""

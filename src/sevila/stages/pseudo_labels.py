@@ -65,18 +65,14 @@ class PseudoLabelCache:
         """Cache key of one question's frame."""
         return f"{qid}|{frame_index}"
 
-    def lookup(self, qid: str, frame_indices: list[int]) -> list[bool] | None:
-        """The labels of these frames of one question, or None if any is missing."""
-        keys = [self.key(qid, i) for i in frame_indices]
-        if all(k in self.labels for k in keys):
-            return [self.labels[k] for k in keys]
-        return None
+    def lookup(self, qid: str, frame_index: int) -> bool | None:
+        """The label of one frame of one question, or None if it was never computed."""
+        return self.labels.get(self.key(qid, frame_index))
 
-    def store(self, qid: str, frame_indices: list[int], labels: list[bool]) -> None:
-        """Remember the labels of one question's frames (written by `flush`)."""
-        for index, label in zip(frame_indices, labels, strict=True):
-            self.labels[self.key(qid, index)] = bool(label)
-        self._unsaved += len(labels)
+    def store(self, qid: str, frame_index: int, label: bool) -> None:
+        """Remember the label of one frame of one question (written by `flush`); a stored label is never replaced."""
+        self.labels.setdefault(self.key(qid, frame_index), bool(label))
+        self._unsaved += 1
 
     def flush(self) -> None:
         """Write this process's labels if any are new (temp file + rename)."""
