@@ -69,7 +69,9 @@ def test_pipeline_batch_decodes_and_encodes_each_clip_once(pipe, videos, monkeyp
 
 def test_pipeline_uniform_selection_has_no_scores(pipe, videos):
     result = pipe(videos[0], "what is the color", OPTIONS[:2], num_frames=8, num_keyframes=2, selection="uniform")
-    assert result.frame_scores is None and [k.position for k in result.keyframes] == [2, 6]
+    # uniform keyframes are k frames sampled from the clip itself: the midpoints of its 2 halves (40 frames)
+    assert result.frame_scores is None and [k.position for k in result.keyframes] == [0, 1]
+    assert [k.index for k in result.keyframes] == result.frame_indices == [10, 30]
     assert all(k.score is None for k in result.keyframes)
 
 

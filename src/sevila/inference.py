@@ -12,7 +12,7 @@ from torch import Tensor
 
 from sevila.data.transforms import normalize
 from sevila.data.video import sample_frames
-from sevila.model.keyframes import Selection
+from sevila.model.keyframes import Selection, frames_per_clip
 from sevila.model.sevila import ChainOutput, SeViLA
 from sevila.prompts import Prompts
 
@@ -57,8 +57,10 @@ def answer_questions(
     batch_size: int = 8,
 ) -> list[VideoAnswer]:
     """Questions about one clip: its n frames are decoded and run through the ViT once, then the model's forward
-    chain answers them on those raw features, `batch_size` questions per call (evaluation frames, method §7)."""
-    sampled = sample_frames(path, num_frames, span=span, size=model.image_size)
+    chain answers them on those raw features, `batch_size` questions per call (evaluation frames, method §7;
+    for uniform keyframes the k frames themselves, `frames_per_clip`)."""
+    count = frames_per_clip(selection, num_frames, model.num_keyframes)
+    sampled = sample_frames(path, count, span=span, size=model.image_size)
     raw = model.encode_frames(normalize(sampled.frames).unsqueeze(0))  # (1, T, P, Dv)
     answers = []
     for start in range(0, len(prompts), batch_size):

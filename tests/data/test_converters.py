@@ -52,14 +52,43 @@ def test_convert_nextqa_real_rows_match_hand_computed_records() -> None:
     assert [record.qid for record in records] == qids
 
 
-def test_convert_nextqa_adds_question_mark_only_when_missing() -> None:
-    records = convert("nextqa", FIXTURES / "nextqa" / "val_sample.csv", video_map=load_video_map(NEXTQA_MAP)).records
+def test_convert_nextqa_tidy_text_adds_question_mark_only_when_missing() -> None:
+    sample = FIXTURES / "nextqa" / "val_sample.csv"
+    records = convert("nextqa", sample, video_map=load_video_map(NEXTQA_MAP), tidy_text=True).records
     assert records[3].question == "why did the man in blue shown after the middle lift up his right hand?"
 
 
-def test_convert_nextqa_strips_whitespace_before_the_final_period() -> None:
-    records = convert("nextqa", FIXTURES / "nextqa" / "val_sample.csv", video_map=load_video_map(NEXTQA_MAP)).records
+def test_convert_nextqa_tidy_text_strips_whitespace_before_the_final_period() -> None:
+    sample = FIXTURES / "nextqa" / "val_sample.csv"
+    records = convert("nextqa", sample, video_map=load_video_map(NEXTQA_MAP), tidy_text=True).records
     assert records[2].options[4] == "catching toy."
+
+
+# The 5 of the 4,996 NExT-QA val questions whose text the tidied conversion changes (file lines 230, 3122, 3483,
+# 4100, 4862), and the original notebook's text for them: `a + '.'` and `q + '?'`, spaces and `?` kept.
+NOTEBOOK_TEXT = {
+    "CW_3763643225_7": ("a4", "catching toy .", "catching toy."),
+    "TC_4263096481_6": ("a0", " oven.", "oven."),
+    "DO_7999756100_4": ("question", "why did the man in blue shown after the middle lift up his right hand??",
+                        "why did the man in blue shown after the middle lift up his right hand?"),
+    "TC_2442307875_5": ("a4", "synchronise with her friends .", "synchronise with her friends."),
+    "TC_3869005094_4": ("a1", "wave to them .", "wave to them."),
+}
+
+
+@pytest.mark.parametrize("tidy", [False, True], ids=["notebook", "tidy"])
+def test_convert_nextqa_text_is_the_notebooks_byte_for_byte_unless_tidied(tidy: bool) -> None:
+    rows = FIXTURES / "nextqa" / "val_text_differences.csv"
+    video_map = load_video_map(FIXTURES / "nextqa" / "map_vid_vidorID_text_differences.json")
+    records = convert("nextqa", rows, video_map=video_map, tidy_text=tidy).to_json()
+    assert [record["qid"] for record in records] == list(NOTEBOOK_TEXT)
+    for record in records:
+        field, notebook, tidied = NOTEBOOK_TEXT[record["qid"]]
+        assert record[field] == (tidied if tidy else notebook)
+    first = records[0]  # every other text: `+ '.'` / `+ '?'` on the csv's text in both modes
+    assert first["question"] == "why does the boy run around the room?"
+    assert [first[f"a{i}"] for i in range(4)] == ["put paper giraffe down.", "doing ballet.", "play with dog.",
+                                                  "place the cup on table."]
 
 
 def test_convert_nextqa_requires_the_video_map() -> None:
@@ -93,15 +122,20 @@ def test_convert_star_rejects_answer_not_among_choices(tmp_path: Path) -> None:
         convert("star", path)
 
 
-def test_convert_tvqa_numbers_qids_by_row_and_strips_options() -> None:
+def test_convert_tvqa_numbers_qids_by_row_and_keeps_the_text_as_it_is() -> None:
     records = convert("tvqa", FIXTURES / "tvqa" / "tvqa_labelled_sample.jsonl").records
     assert records[0] == QARecord(
         qid="TVQA_0", video="s03e21_seg02_clip_08",
         question="Who does Sheldon say he'll send an email to after coming out of the bathroom?",
-        options=("The yogurt manufacturer.", "The people who make toilet seats.", "Stan Lee.", "Leonard's mom.",
+        options=("The yogurt manufacturer. ", "The people who make toilet seats.", "Stan Lee.", "Leonard's mom.",
                  "The person who didn't make the apartment walls soundproof."),
         answer=3, start=48.62, end=60.02, qtype="TVQA",
     )
+
+
+def test_convert_tvqa_tidy_text_strips_options() -> None:
+    records = convert("tvqa", FIXTURES / "tvqa" / "tvqa_labelled_sample.jsonl", tidy_text=True).records
+    assert records[0].options[0] == "The yogurt manufacturer."
 
 
 def test_convert_tvqa_nan_ts_uses_the_whole_clip() -> None:
@@ -126,7 +160,7 @@ def test_convert_how2qa_csv_inserts_the_correct_answer_at_row_mod_4() -> None:
 def test_convert_how2qa_jsonl_reads_tvqa_style_rows() -> None:
     records = convert("how2qa", FIXTURES / "how2qa" / "how2qa_val_sample.jsonl").records
     assert records[1] == QARecord(
-        qid="HOW2QA_1", video="xyz_-987654_60_120", question="What tool does she pick up?",
+        qid="HOW2QA_1", video="xyz_-987654_60_120", question="What tool does she pick up? ",
         options=("a screwdriver", "a saw", "a drill", "a hammer"), answer=0, start=0.0, end=4.5, qtype="HOW2QA",
     )
 

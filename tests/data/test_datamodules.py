@@ -251,3 +251,34 @@ def test_datamodule_under_trainer_fit_redraws_frames_each_epoch(tmp_path: Path, 
     assert [len(epoch) for epoch in model.seen] == [len(dataset.records) // BATCH * BATCH] * 2
     expected = {r.qid: dataset[(1, i)]["frame_indices"].tolist() for i, r in enumerate(dataset.records)}
     assert model.seen[1] == {qid: expected[qid] for qid in model.seen[1]}
+
+
+
+def test_crop_resize_changes_only_the_training_crops(tmp_path: Path, source_video: Path) -> None:
+    batches = {}
+    for mode in ("smooth", "official"):
+        datamodule = _datamodule(STAR, tmp_path, source_video, crop_resize=mode)
+        datamodule.setup("fit")
+        batches[mode] = next(iter(datamodule.train_dataloader())), next(iter(datamodule.val_dataloader()))
+    (smooth_train, smooth_val), (official_train, official_val) = batches["smooth"], batches["official"]
+    assert torch.equal(smooth_train["frame_indices"], official_train["frame_indices"])  # the same draws
+    assert not torch.equal(smooth_train["frames"], official_train["frames"])  # another resize kernel
+    assert torch.equal(smooth_val["frames"], official_val["frames"])  # evaluation frames are not cropped
+
+
+def test_datamodule_rejects_an_unknown_crop_resize(tmp_path: Path) -> None:
+    with pytest.raises(SevilaError, match="--data.crop_resize is 'bilinear'; expected one of smooth, official"):
+        STAR(str(tmp_path), str(tmp_path), crop_resize="bilinear")
+
+
+def test_set_frame_counts_applies_to_datasets_already_built(tmp_path: Path, source_video: Path) -> None:
+    datamodule = _datamodule(STAR, tmp_path, source_video, num_frames=4, eval_num_frames=6)
+    datamodule.setup("fit")
+    datamodule.set_frame_counts(2, 3)
+    train, val = next(iter(datamodule.train_dataloader())), next(iter(datamodule.val_dataloader()))
+    assert (train["frames"].shape[1], val["frames"].shape[1]) == (2, 3)
+    assert (datamodule.num_frames, datamodule.eval_num_frames) == (4, 6)  # the configured counts stay
+    datamodule.set_frame_counts(4, 6)  # the next run's stage sets its own counts again
+    assert next(iter(datamodule.val_dataloader()))["frames"].shape[1] == 6
+    with pytest.raises(SevilaError, match="--data.eval_num_frames is 0"):
+        datamodule.set_frame_counts(2, 0)

@@ -31,6 +31,15 @@ def test_prepare_nextqa_writes_the_sevila_json(tmp_path: Path) -> None:
     assert [(record.qid, record.video) for record in records][:1] == [("CH_4010069381_6", "1106/4010069381")]
 
 
+@pytest.mark.parametrize(("flags", "option"), [([], "catching toy ."), (["--tidy-text"], "catching toy.")])
+def test_prepare_nextqa_keeps_the_notebook_text_unless_tidy_text(tmp_path: Path, flags, option) -> None:
+    output = tmp_path / "val.json"
+    argv = ["prepare", "nextqa", "--input", str(FIXTURES / "nextqa" / "val_text_differences.csv"),
+            "--output", str(output), "--video-map", str(FIXTURES / "nextqa" / "map_vid_vidorID_text_differences.json")]
+    assert main([*argv, *flags]) == 0
+    assert json.loads(output.read_text(encoding="utf-8"))[0]["a4"] == option
+
+
 def test_prepare_nextgqa_writes_records_with_windows(tmp_path: Path) -> None:
     output, nextgqa = tmp_path / "val.json", FIXTURES / "nextgqa"
     argv = ["prepare", "nextgqa", "--input", str(nextgqa / "val_sample.csv"), "--output", str(output),

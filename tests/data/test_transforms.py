@@ -97,3 +97,32 @@ def test_sample_crop_box_rejects_an_inverted_scale() -> None:
 def test_denormalize_inverts_normalize():
     frames = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
     assert torch.equal(denormalize(normalize(frames)), frames)
+
+
+def _step_clip() -> torch.Tensor:
+    """One 4x4 frame whose columns are 0, 0, 255, 255: a hard edge that bicubic overshoots on both sides."""
+    return torch.tensor([0, 0, 255, 255], dtype=torch.uint8).expand(1, 3, 4, 4).contiguous()
+
+
+def test_official_crop_resize_is_bicubic_a075_truncated_and_clamped() -> None:
+    # 2x upsampling, align_corners=False: output x = (i + 0.5) / 2 - 0.5, Keys weights with a = -0.75 at
+    # distances 0.25/0.75/1.25/1.75 = 0.8789/0.2617/-0.1055/-0.0352, borders replicated. The values before
+    # the cast are 0, -8.96, -26.89, 57.77, 197.23, 281.89, 263.96, 255: the original's uint8 cast gives
+    # 0, 248, 230, 57, 197, 25, 7, 255 (truncation that wraps around); ours truncates after clamping.
+    out = resized_crop(_step_clip(), CropBox(0, 0, 4, 4), 8, mode="official")
+    assert out.dtype == torch.uint8 and (out == out[:, :, :1]).all()  # every row the same
+    assert out[0, 0, 0].tolist() == [0, 0, 0, 57, 197, 255, 255, 255]
+
+
+def test_smooth_crop_resize_is_antialiased_bicubic_a05_rounded_and_clamped() -> None:
+    # The antialiased kernel (a = -0.5: 0.8672/0.2266/-0.0703/-0.0234) renormalised where it leaves the
+    # frame: inside, 255 * (0.2266 - 0.0234) = 51.80 and 255 * (0.8672 - 0.0703) = 203.20, rounded; at the
+    # edges -5.58, -17.52, 272.52, 260.58 are clamped.
+    out = resized_crop(_step_clip(), CropBox(0, 0, 4, 4), 8)  # the default mode
+    assert out[0, 0, 0].tolist() == [0, 0, 0, 52, 203, 255, 255, 255]
+    assert torch.equal(out, resized_crop(_step_clip(), CropBox(0, 0, 4, 4), 8, mode="smooth"))
+
+
+def test_crop_resize_rejects_an_unknown_mode() -> None:
+    with pytest.raises(ValueError, match="'nearest'"):
+        resized_crop(_step_clip(), CropBox(0, 0, 4, 4), 8, mode="nearest")

@@ -4,9 +4,9 @@ The official state dict goes through our public paths only: `sevila import-check
 folder and the heads file, `load_blip2` + `SeViLA` + `load_all_heads` load them, `qa_prompts` builds the texts
 from the recorded annotation record. The model is then compared with three recorded official runs:
 (a) the forward chain, (b) a Localizer refinement step on pseudo-labels, (c) an Answerer training step.
-Run (a)'s answer logits are not compared: the official code reads them at `generate().scores[1]` after its greedy
-first token (485 with random weights, not `Option`), while we teacher-force `Option` (method §5). Run (c)'s
-position-1 logits are what we compute: its labels [Option, A, </s>] give position 1 the same decoder input.
+Run (a)'s answer logits are the official read-out, `generate().scores[1]` after the greedy first token (485 with
+random weights, not `Option`): our default `readout="official"`. Run (c)'s position-1 logits are the teacher-forced
+read-out: its labels [Option, A, </s>] give position 1 the decoder input [start, Option].
 """
 
 from __future__ import annotations
@@ -42,10 +42,18 @@ def encode(model: SeViLA, frames: Tensor) -> Tensor:
     return model.encode_frames(frames)
 
 
-def forward_chain(model: SeViLA, raw: Tensor, qa: prompts.Prompts, answer: int | None = None) -> ChainOutput:
+def forward_chain(
+    model: SeViLA, raw: Tensor, qa: prompts.Prompts, answer: int | None = None, readout: str = "official"
+) -> ChainOutput:
     """Localizer -> top-k keyframes -> Answerer on one question (run a); with `answer`, also its loss (run c)."""
     answers = None if answer is None else torch.tensor([answer])
-    return model(raw, [qa.answerer], [qa.localizer], NUM_OPTIONS, answers=answers)
+    return model(raw, [qa.answerer], [qa.localizer], NUM_OPTIONS, answers=answers, readout=readout)
+
+
+def greedy_first_answer_token(model: SeViLA, raw_keyframes: Tensor, qa: prompts.Prompts) -> int:
+    """The Answerer's greedy step-0 token on the keyframes (what generate() emits first)."""
+    embeds, mask = model.answerer._keyframe_inputs(raw_keyframes, [qa.answerer])
+    return int(model.language.decoder_logits(embeds, mask, [model.language.start_id])[0, 0].argmax())
 
 
 def localizer_scores(model: SeViLA, raw: Tensor, qa: prompts.Prompts) -> Tensor:
@@ -173,6 +181,19 @@ def test_official_run_a_localizer_scores_and_keyframes(model: SeViLA, qa, frames
     assert out.keyframe_indices.tolist() == recorded["a_generate"]["selected_frame_idx"] == [[0, 3, 5, 7]]
 
 
+def test_official_run_a_answer_logits_are_the_official_read_out(model: SeViLA, qa, frames, recorded) -> None:
+    run = recorded["a_generate"]
+    with torch.no_grad():
+        raw = encode(model, frames)
+        out = forward_chain(model, raw, qa)  # readout="official", the default
+        forced = forward_chain(model, raw, qa, readout="teacher_forced")
+        first = greedy_first_answer_token(model, raw[:, out.keyframe_indices[0]], qa)
+    assert first == run["qa_generated_sequence"][0][1] == 485 != model.language.option_word_id
+    assert mismatch(out.option_logits, run["answer_logits"]) <= TOL
+    assert out.option_logits.argmax(-1).tolist() == run["pred_answer_index"] == [2]
+    assert mismatch(forced.option_logits, run["answer_logits"]) > FAILS_BY * TOL  # the other read-out misses it
+
+
 def test_official_run_b_per_frame_answers_and_pseudo_labels(model: SeViLA, qa, frames, recorded) -> None:
     run = recorded["b_train_loc"]
     with torch.no_grad():
@@ -202,13 +223,13 @@ def test_official_run_c_answerer_logits_loss_and_gradients(model: SeViLA, qa, fr
     model.train()
     with torch.no_grad():
         raw = encode(model, frames)
-        plain = forward_chain(model, raw, qa)  # the evaluation read-out, without answers
+        plain = forward_chain(model, raw, qa, readout="teacher_forced")  # the teacher-forced read-out, no answers
     answer = record["annotation"]["answer"]  # 0, target `Option A`
     chain = forward_chain(model, raw, qa, answer)  # the training call of stage 2: selection under no-grad, loss
     assert chain.keyframe_indices.tolist() == plain.keyframe_indices.tolist() == [run["selected_frame_idx"]]
     assert mismatch(chain.loss, run["loss"]) <= TOL
     assert mismatch(chain.option_logits, run["answer_logits_pos1"]) <= TOL
-    assert mismatch(plain.option_logits, run["answer_logits_pos1"]) <= TOL  # the read-out without answers is the same
+    assert mismatch(plain.option_logits, run["answer_logits_pos1"]) <= TOL  # the teacher-forced read-out is the same
     assert chain.option_logits.argmax(-1).tolist() == torch.tensor(run["answer_logits_pos1"]).argmax(-1).tolist() == [4]
     chain.loss.backward()
     assert_gradients_match(model, "grads_c_train_qa_with_loc.pt")

@@ -64,7 +64,7 @@ def test_chain_with_answers_gives_the_loss_and_the_same_read_out(tiny_sevila):
     raw = model.encode_frames(torch.randn(2, 6, 3, 32, 32))
     answers = torch.tensor([0, 3])
     trained = model(raw, answerer_texts, localizer_texts, num_options, answers=answers)
-    plain = model(raw, answerer_texts, localizer_texts, num_options)
+    plain = model(raw, answerer_texts, localizer_texts, num_options, readout="teacher_forced")
     assert torch.equal(trained.keyframe_indices, plain.keyframe_indices)
     torch.testing.assert_close(trained.option_logits, plain.option_logits, rtol=1e-5, atol=1e-6)
     chosen = gather_frames(raw, plain.keyframe_indices)
@@ -130,3 +130,36 @@ def test_sevila_runs_with_low_precision_backbone(tiny_sevila):
     assert out.option_logits.dtype == torch.float32 and torch.isfinite(out.option_logits[:, :4]).all()
     assert model.answerer.head.qformer.layernorm.weight.dtype == torch.float32
 
+
+
+def _record_modes(model) -> list[tuple[str, bool]]:
+    """(module, training) each time a head or the T5 runs."""
+    seen: list[tuple[str, bool]] = []
+    for name in ("localizer", "answerer", "language_model"):
+        module = getattr(model, name).head if name != "language_model" else model.language_model
+        module.register_forward_pre_hook(lambda m, args, name=name: seen.append((name, m.training)))
+    return seen
+
+
+def test_frozen_passes_run_in_eval_mode_without_frozen_dropout(tiny_sevila):
+    model = tiny_sevila.train()  # a training step; the tiny Q-Formers have dropout 0.1
+    model.frozen_dropout = False
+    seen = _record_modes(model)
+    answerer_texts, localizer_texts, num_options = _batch(2)
+    raw = model.encode_frames(torch.randn(2, 6, 3, 32, 32))
+    _, scores = model.select(raw, localizer_texts)
+    model.pseudo_labels(raw, answerer_texts, num_options, torch.tensor([0, 1]))
+    assert set(seen) == {("localizer", False), ("answerer", False), ("language_model", False)}
+    assert model.localizer.training and model.answerer.training and model.language_model.training  # restored
+    torch.testing.assert_close(scores, model.eval().select(raw, localizer_texts)[1], rtol=0, atol=0)
+
+
+def test_frozen_passes_keep_dropout_with_frozen_dropout(tiny_sevila):
+    model = tiny_sevila.train()
+    model.frozen_dropout = True  # the original's train mode (recipe §5)
+    seen = _record_modes(model)
+    _, localizer_texts, _ = _batch(2)
+    raw = model.encode_frames(torch.randn(2, 6, 3, 32, 32))
+    first, second = (model.select(raw, localizer_texts)[1] for _ in range(2))
+    assert set(seen) == {("localizer", True), ("language_model", True)}
+    assert not torch.equal(first, second)  # a new dropout draw each pass

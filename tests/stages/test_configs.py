@@ -53,3 +53,22 @@ def test_config_unknown_key_is_refused(capsys):
     assert sevila_main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Option 'learning_rate' is not accepted" in err
+
+
+def _resolved(stage: str, data: str, profile: str, capsys) -> dict:
+    verb = "test" if stage == "evaluate" else "fit"
+    args = [verb, "-c", str(STAGES / "data" / f"{data}.yaml"), "-c", str(STAGES / f"{stage}.yaml"),
+            "-c", str(STAGES / "profiles" / f"{profile}.yaml"), "--print_config"]
+    with pytest.raises(SystemExit):
+        sevila_main(args)
+    return yaml.safe_load(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(("profile", "random_frames", "dropout", "crop"),
+                         [("paper", True, "all", "official"), ("demo", False, "none", "smooth")])
+def test_config_refinement_frames_dropout_and_crops_per_profile(profile, random_frames, dropout, crop, capsys):
+    # The paper profile: stage 3 draws random frames and crops every step, with dropout in the frozen Answerer.
+    config = _resolved("refine_localizer", "nextqa" if profile == "paper" else "demo_qa", profile, capsys)
+    model, data = config["model"]["init_args"], config["data"]["init_args"]
+    assert (data["random_train_frames"], model["dropout"], data["crop_resize"]) == (random_frames, dropout, crop)
+    assert model["readout"] == "official"

@@ -18,7 +18,7 @@ from sevila.errors import SevilaError
 from sevila.model.backbone import load_blip2
 from sevila.model.feature_cache import FeatureCache, round_to_fp16, vision_fingerprint
 from sevila.model.precision import cast_vision
-from sevila.stages import Evaluate, FinetuneAnswerer, RefineLocalizer
+from sevila.stages import Evaluate, RefineLocalizer
 
 
 def _data(root: Path, **kwargs) -> DemoQA:
@@ -79,14 +79,16 @@ def test_fresh_features_are_rounded_as_stored_ones(tmp_path, seeing_backbone, ti
 
 
 def test_evaluation_sweep_computes_each_frame_once(tmp_path, seeing_backbone, tiny_benchmark):
-    frames = []
+    frames, data = [], _data(tiny_benchmark)  # one DataModule for the whole sweep, as benchmarks/feature_cache.py
     for n, (mode, k) in enumerate([("uniform", 2), ("localizer", 2), ("localizer", 1)]):
         module = Evaluate(backbone=str(seeing_backbone), num_keyframes=k, selection=mode, output_dir=str(tmp_path / str(n)),
                           feature_cache=str(tmp_path / "features"))
-        _trainer(tmp_path).test(module, _data(tiny_benchmark))
+        _trainer(tmp_path).test(module, data)
         assert (tmp_path / str(n) / "predictions.json").is_file()
         frames.append(module.vit_frames)
-    assert frames == [4, 0, 0]  # the one validation video's 4 frames, computed by the first run only
+    # Uniform k=2 reads its own 2 frames of the one validation video (midpoints of 2 segments, frames 6 and 18);
+    # the Localizer's 4 candidates (frames 3, 9, 15, 21) are computed by its first run only.
+    assert frames == [2, 4, 0]
 
 
 def test_evaluate_cli_reuses_the_feature_cache(tmp_path, seeing_backbone, tiny_benchmark):
@@ -155,10 +157,17 @@ def test_vision_fingerprint_covers_weights_dtypes_autocast_and_config(tiny_backb
     assert key != vision_fingerprint("tiny", vit, torch.float32)
 
 
-def test_feature_cache_refuses_random_training_frames(tmp_path, tiny_backbone_dir, tiny_benchmark):
-    module = FinetuneAnswerer(backbone=str(tiny_backbone_dir), num_keyframes=2, feature_cache=str(tmp_path))
-    with pytest.raises(SevilaError, match="random_train_frames=false or remove model.feature_cache"):
-        _trainer(tmp_path).fit(module, _data(tiny_benchmark))
+def test_random_training_frames_bypass_the_feature_cache(tmp_path, seeing_backbone, tiny_benchmark):
+    # The paper profile's stage 3: random frames and crops every step never repeat; validation frames do.
+    L.seed_everything(0)
+    module = RefineLocalizer(backbone=str(seeing_backbone), num_keyframes=2, warmup_steps=1,
+                             cache_dir=str(tmp_path / "labels"), feature_cache=str(tmp_path / "features"))
+    recorder = Recorder()
+    trainer = _trainer(tmp_path / "run", callbacks=[recorder], limit_val_batches=None)
+    trainer.fit(module, _data(tiny_benchmark, random_train_frames=True))
+    assert recorder.vit_frames == [24 + 4, 24]  # 6 questions x 4 frames every epoch; the val video's 4 once
+    stored = [path.parent.name for path in (tmp_path / "features").glob("*/*.npy")]
+    assert stored == [module.features.video_key(str(tiny_benchmark / "videos" / "v3.mp4"), 32)]  # the val video only
 
 
 def _pixels_as_features(pixels: torch.Tensor) -> torch.Tensor:

@@ -144,9 +144,10 @@ PRODUCER = {"backbone": "tiny", "answerer": "abc", "vision_dtype": "float32", "l
 
 def test_pseudo_label_cache_of_another_answerer_is_refused(tmp_path):
     cache = PseudoLabelCache(tmp_path, PRODUCER)
-    cache.store("q1", [3, 9], [True, False])
+    cache.store("q1", 3, True)
+    cache.store("q1", 9, False)
     cache.flush()
-    assert PseudoLabelCache(tmp_path, PRODUCER).lookup("q1", [3, 9]) == [True, False]
+    assert [PseudoLabelCache(tmp_path, PRODUCER).lookup("q1", index) for index in (3, 9, 4)] == [True, False, None]
     with pytest.raises(SevilaError, match=r"made by another model \(answerer differ"):
         PseudoLabelCache(tmp_path, {**PRODUCER, "answerer": "def"})
     (tmp_path / "producer.json").unlink()

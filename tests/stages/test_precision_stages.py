@@ -77,6 +77,8 @@ def run(stage: type, backbone: Path, benchmark: Path, folder: Path, paper: bool,
     if stage is Evaluate:
         model["output_dir"] = str(folder / "results")
     model.setdefault("lr", 1e-3)
+    # Precision alone: dropout masks drawn for fp16 and fp32 tensors need not be the same draws.
+    model.setdefault("dropout", "none")
     module = stage(backbone=str(backbone), num_keyframes=2, warmup_steps=1,
                    feature_cache=str(cache) if cache else None, **(PAPER_DTYPES if paper else {}), **model)
     outputs = Outputs()

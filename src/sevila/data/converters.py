@@ -68,12 +68,17 @@ def convert(
     video_map: Mapping[str, str] | None = None,
     skip_invalid: bool = False,
     grounding: str | Path | None = None,
+    tidy_text: bool = False,
 ) -> Conversion:
-    """Convert one official file of `dataset` (`grounding`: NExT-GQA's gsub); bad rows raise unless `skip_invalid`."""
+    """Convert one official file of `dataset` (`grounding`: NExT-GQA's gsub); bad rows raise unless `skip_invalid`.
+
+    Texts are the original notebook's, byte for byte; `tidy_text` strips them instead (`sevila.data.raw_formats`).
+    """
     if dataset == "nextgqa":
-        rows, to_dict = nextgqa.source(Path(path), video_map, grounding)
+        rows, to_dict = nextgqa.source(Path(path), video_map, grounding, tidy_text)
     else:
         rows, to_dict = _source(check_dataset(dataset), Path(path), video_map)
+        to_dict = functools.partial(to_dict, tidy=tidy_text)
     parse = moment_record_from_dict if dataset == "qvhighlights" else qa_record_from_dict
     conversion = _convert_rows(Path(path), rows, to_dict, parse, skip_invalid)
     if dataset == "tvqa":

@@ -33,6 +33,7 @@ from sevila.data.datasets import (
     item_seed,
     question_prompts,
 )
+from sevila.data.transforms import CROP_RESIZES, CropResize
 from sevila.data.video_paths import load_video_map
 from sevila.errors import SevilaError
 
@@ -122,6 +123,9 @@ class ClipDataModule(L.LightningDataModule, ABC):
         seed: seed of the training order, frame draws and crops (per epoch and item).
         random_train_frames: False trains on the evaluation frames (segment midpoints, no crop), the same
             every epoch, so per-frame results such as stage 3's pseudo-labels can be cached.
+        crop_resize: how training crops are resized: "smooth" (antialiased bicubic, rounded) or "official"
+            (the original's bicubic without antialias, truncated); both clamp to 0..255, where the original
+            wraps around.
     """
 
     benchmark: ClassVar[Benchmark]  # the facts of the benchmark this module serves (`sevila.benchmarks`)
@@ -144,21 +148,25 @@ class ClipDataModule(L.LightningDataModule, ABC):
         on_bad_video: Literal["error", "skip"] = "error",
         seed: int = 0,
         random_train_frames: bool = True,
+        crop_resize: CropResize = "smooth",
     ) -> None:
         super().__init__()
         if on_bad_video not in ("error", "skip"):
             raise SevilaError(f"--data.on_bad_video is {on_bad_video!r}; expected 'error' or 'skip'")
+        if crop_resize not in CROP_RESIZES:
+            raise SevilaError(f"--data.crop_resize is {crop_resize!r}; expected one of {', '.join(CROP_RESIZES)}")
         sizes = {"num_frames": num_frames, "eval_num_frames": eval_num_frames, "frame_size": frame_size}
         _check_settings(sizes | {"batch_size": batch_size, "eval_batch_size": eval_batch_size}, num_workers)
         self.annotation_dir, self.video_dir = Path(annotation_dir), Path(video_dir)
         self.num_frames = self.benchmark.train_frames if num_frames is None else num_frames
         self.eval_num_frames = self.num_frames if eval_num_frames is None else eval_num_frames
+        self.frame_counts = (self.num_frames, self.eval_num_frames)  # per item in training, in evaluation: this run's
         self.frame_size, self.num_workers, self.seed = frame_size, num_workers, seed
         self.batch_size = batch_size
         self.eval_batch_size = batch_size if eval_batch_size is None else eval_batch_size
         self.files = {"train": train_file, "val": val_file, "test": test_file}
         self.on_bad_video = on_bad_video
-        self.random_train_frames = random_train_frames
+        self.random_train_frames, self.crop_resize = random_train_frames, crop_resize
         self.datasets: dict[str, Dataset[Any]] = {}
 
     @property
@@ -212,8 +220,16 @@ class ClipDataModule(L.LightningDataModule, ABC):
         if not records:
             raise SevilaError(f"{path}: no records; expected {self.file_format}")
         # The training split keeps its own frame count even when it samples frames as evaluation does.
-        num_frames = self.num_frames if split == "train" else self.eval_num_frames
+        num_frames = self.frame_counts[split != "train"]
         return self._make_dataset(records, num_frames, train=split == "train" and self.random_train_frames)
+
+    def set_frame_counts(self, num_frames: int, eval_num_frames: int) -> None:
+        """This run's frames per item in training and in evaluation (a stage's rule, e.g. k for uniform keyframes),
+        also for the datasets `setup` already built; `num_frames` and `eval_num_frames` keep the configured counts."""
+        _check_settings({"num_frames": num_frames, "eval_num_frames": eval_num_frames}, self.num_workers)
+        self.frame_counts = (num_frames, eval_num_frames)
+        for split, dataset in self.datasets.items():
+            dataset.num_frames = self.frame_counts[split != "train"]
 
     def records(self, split: str) -> list[Any]:
         """The records of a split that `setup` has built (`QARecord` or `MomentRecord`)."""
@@ -280,6 +296,7 @@ class VideoQADataModule(ClipDataModule):
             video_map=self.video_map,
             seed=self.seed,
             on_bad_video=self.on_bad_video,
+            crop_resize=self.crop_resize,
         )
 
 
@@ -293,7 +310,8 @@ class MomentDataModule(ClipDataModule):
         return read_moment_annotations(path)
 
     def _make_dataset(self, records: list[MomentRecord], num_frames: int, train: bool) -> MomentDataset:
-        return MomentDataset(records, self.video_dir, num_frames, self.frame_size, train, self.seed, self.on_bad_video)
+        return MomentDataset(records, self.video_dir, num_frames, self.frame_size, train, self.seed, self.on_bad_video,
+                             self.crop_resize)
 
 
 class NExTQA(VideoQADataModule):

@@ -29,7 +29,7 @@ from torch.utils.data import Dataset
 
 from sevila.data.annotations import MomentRecord, QARecord
 from sevila.data.batch import MomentBatch, QABatch
-from sevila.data.transforms import normalize, random_resized_crop
+from sevila.data.transforms import CropResize, normalize, random_resized_crop
 from sevila.data.video import SampledFrames, VideoError, sample_frames
 from sevila.data.video_paths import video_path
 from sevila.prompts import Prompts, event_prompts, moment_prompt, qa_prompts
@@ -113,6 +113,7 @@ class _ClipDataset(Dataset[_Sample], Generic[_Record, _Sample], ABC):
         train: bool,
         seed: int,
         on_bad_video: str,
+        crop_resize: CropResize = "smooth",
     ) -> None:
         if on_bad_video not in BAD_VIDEO_POLICIES:
             raise ValueError(f"on_bad_video is {on_bad_video!r}; expected one of {BAD_VIDEO_POLICIES}")
@@ -121,7 +122,7 @@ class _ClipDataset(Dataset[_Sample], Generic[_Record, _Sample], ABC):
         self.records = list(records)
         self.video_dir = Path(video_dir)
         self.num_frames, self.frame_size, self.train = num_frames, frame_size, train
-        self.seed, self.on_bad_video = seed, on_bad_video
+        self.seed, self.on_bad_video, self.crop_resize = seed, on_bad_video, crop_resize
         self.epoch = 0
         self.skipped: list[SkippedVideo] = []
         self._bad: set[int] = set()
@@ -169,7 +170,7 @@ class _ClipDataset(Dataset[_Sample], Generic[_Record, _Sample], ABC):
         sampled = sample_frames(path, self.num_frames, span, self.train, self.frame_size, generator)
         frames = sampled.frames
         if self.train:
-            frames = random_resized_crop(frames, self.frame_size, generator=generator)
+            frames = random_resized_crop(frames, self.frame_size, generator=generator, mode=self.crop_resize)
         return normalize(frames), sampled
 
 
@@ -188,8 +189,9 @@ class VideoQADataset(_ClipDataset[QARecord, QASample]):
         video_map: Mapping[str, str] | None = None,
         seed: int = 0,
         on_bad_video: str = "error",
+        crop_resize: CropResize = "smooth",
     ) -> None:
-        super().__init__(records, video_dir, num_frames, frame_size, train, seed, on_bad_video)
+        super().__init__(records, video_dir, num_frames, frame_size, train, seed, on_bad_video, crop_resize)
         self.dataset, self.prompts, self.video_map = dataset, prompts, video_map
 
     def _load(self, index: int, epoch: int) -> QASample:
@@ -233,8 +235,9 @@ class MomentDataset(_ClipDataset[MomentRecord, MomentSample]):
         train: bool,
         seed: int = 0,
         on_bad_video: str = "error",
+        crop_resize: CropResize = "smooth",
     ) -> None:
-        super().__init__(records, video_dir, num_frames, frame_size, train, seed, on_bad_video)
+        super().__init__(records, video_dir, num_frames, frame_size, train, seed, on_bad_video, crop_resize)
 
     def _load(self, index: int, epoch: int) -> MomentSample:
         record = self.records[index]

@@ -74,20 +74,24 @@ def _is_number(value: Any) -> bool:
 
 
 def source(
-    path: Path, video_map: Mapping[str, str] | None, grounding: str | Path | None
+    path: Path, video_map: Mapping[str, str] | None, grounding: str | Path | None, tidy_text: bool = False
 ) -> tuple[list[RawRow], RowConverter]:
-    """The csv rows of `path` and the row converter bound to the video id map and the gsub file."""
+    """The csv rows of `path` and the row converter bound to the video id map and the gsub file.
+
+    Texts follow NExT-QA's (`raw_formats.nextqa_row`): the notebook's by default, stripped with `tidy_text`.
+    """
     if video_map is None:
         raise SevilaError("nextgqa needs the video id map: pass --video-map map_vid_vidorID.json (NExT-QA release)")
     if grounding is None:
         raise SevilaError("nextgqa needs the ground-truth windows: pass --grounding gsub_<split>.json (NExT-GQA)")
     gsub = read_gsub(grounding)
-    converter = functools.partial(nextgqa_row, video_map=video_map, gsub=gsub, gsub_path=str(grounding))
+    converter = functools.partial(nextgqa_row, video_map=video_map, gsub=gsub, gsub_path=str(grounding), tidy=tidy_text)
     return csv_rows(path, COLUMNS, header=True), converter
 
 
 def nextgqa_row(
-    index: int, row: Mapping[str, Any], video_map: Mapping[str, str], gsub: Mapping[str, GsubVideo], gsub_path: str
+    index: int, row: Mapping[str, Any], video_map: Mapping[str, str], gsub: Mapping[str, GsubVideo], gsub_path: str,
+    tidy: bool = False,
 ) -> dict[str, Any]:
     """One NExT-GQA csv row -> a NExT-QA record with the answer text made an index, plus `duration` and `windows`."""
     video_id, qid = str(row["video_id"]).strip(), str(row["qid"]).strip()
@@ -96,7 +100,7 @@ def nextgqa_row(
         fix = "pass the gsub file of the csv's split"
         raise RecordError("qid", f"question {video_id}_{qid} has no windows in {gsub_path}; {fix}")
     nextqa = {**row, "video": video_id, "answer": str(_answer_index(row))}
-    record = raw_formats.nextqa_row(index, nextqa, video_map)
+    record = raw_formats.nextqa_row(index, nextqa, video_map, tidy)
     record.update(duration=entry.duration, windows=[list(window) for window in entry.location[qid]])
     return record
 

@@ -37,7 +37,8 @@ def main(argv: list[str]) -> int:
         check_output_file(report_path(args.output), "--output (its --skip-invalid report)", inputs)
     video_map = load_video_map(args.video_map) if args.video_map else None
     conversion = convert(
-        args.dataset, args.input, video_map=video_map, skip_invalid=args.skip_invalid, grounding=args.grounding
+        args.dataset, args.input, video_map=video_map, skip_invalid=args.skip_invalid, grounding=args.grounding,
+        tidy_text=args.tidy_text,
     )
     if args.skip_invalid:
         report = report_path(args.output)
@@ -61,6 +62,12 @@ def _parser() -> OneLineParser:
     parser.add_argument("--output", required=True, type=Path, help="the SeViLA-format JSON list to write")
     parser.add_argument("--video-map", type=Path, help="NExT-QA map_vid_vidorID.json (needed for nextqa, nextgqa)")
     parser.add_argument("--grounding", type=Path, help="NExT-GQA gsub_<split>.json, the windows (needed for nextgqa)")
+    parser.add_argument(
+        "--tidy-text",
+        action="store_true",
+        help="strip whitespace around questions and options, and give NExT-QA's '?' and '.' only where missing "
+        "(default: the original notebook's text byte for byte, which always appends them)",
+    )
     parser.add_argument(
         "--skip-invalid",
         action="store_true",

@@ -1,8 +1,11 @@
 """One row of each official release -> one SeViLA-format dict (sevila-method.md §8); bad fields raise RecordError.
 
-Question and option texts lose surrounding whitespace everywhere. Row-numbered qids (`TVQA_i`,
-`HOW2QA_i`) count the file's rows from 0, blank lines excluded, so they stay stable when
-`--skip-invalid` drops rows.
+Texts are those of the original preprocessing notebook (`sevila_data/Data Preprocess.ipynb`, recipe §8), byte
+for byte: NExT-QA options get "." and questions "?" appended always, even after a space or an existing "?";
+every other text is kept as it is. With `tidy` (`sevila prepare --tidy-text`) question and option texts lose
+surrounding whitespace and NExT-QA's marks are appended only when missing. Row-numbered qids (`TVQA_i`,
+`HOW2QA_i`) count the file's rows from 0, blank lines excluded, so they stay stable when `--skip-invalid`
+drops rows.
 """
 
 from __future__ import annotations
@@ -21,20 +24,20 @@ VLEP_OPTIONS = BENCHMARKS["vlep"].num_options
 EVENT_PREFIX = BENCHMARKS["vlep"].qid_prefix
 
 
-def nextqa_row(index: int, row: Mapping[str, Any], video_map: Mapping[str, str]) -> dict[str, Any]:
-    """NExT-QA csv row: video via the id map, qid `<type>_<video>_<qid>`, `?` and `.` appended when missing."""
+def nextqa_row(index: int, row: Mapping[str, Any], video_map: Mapping[str, str], tidy: bool = False) -> dict[str, Any]:
+    """NExT-QA csv row: video via the id map, qid `<type>_<video>_<qid>`, `?` and `.` appended (see the module)."""
     video_id = _text(row, "video").strip()
     if video_id not in video_map:
         expected = "expected a key of map_vid_vidorID.json"
         raise RecordError("video", f"video {video_id!r} is not in the video id map; {expected}")
     qid = f"{_text(row, 'type').strip()}_{video_id}_{_text(row, 'qid').strip()}"
-    options = [_with_ending(_text(row, f"a{i}"), ".") for i in range(NEXTQA_OPTIONS)]
-    record = _qa(qid, video_map[video_id], _with_ending(_text(row, "question"), "?"), options)
+    options = [_with_ending(_text(row, f"a{i}"), ".", tidy) for i in range(NEXTQA_OPTIONS)]
+    record = _qa(qid, video_map[video_id], _with_ending(_text(row, "question"), "?", tidy), options, tidy)
     record["answer"] = _index(row, "answer", NEXTQA_OPTIONS)
     return record
 
 
-def star_row(index: int, row: Mapping[str, Any]) -> dict[str, Any]:
+def star_row(index: int, row: Mapping[str, Any], tidy: bool = False) -> dict[str, Any]:
     """STAR official record: qid = question_id, answer = index of the choice whose text equals `answer`."""
     choices = row.get("choices")
     valid = isinstance(choices, list) and all(isinstance(c, dict) and isinstance(c.get("choice"), str) for c in choices)
@@ -46,26 +49,26 @@ def star_row(index: int, row: Mapping[str, Any]) -> dict[str, Any]:
     if len(matches) != 1:
         found = "no choice" if not matches else f"{len(matches)} choices"
         raise RecordError("answer", f"'answer' {answer!r} equals {found}; expected exactly one of {texts}")
-    record = _qa(_text(row, "question_id").strip(), _text(row, "video_id").strip(), _text(row, "question"), texts)
+    record = _qa(_text(row, "question_id").strip(), _text(row, "video_id").strip(), _text(row, "question"), texts, tidy)
     record.update(answer=matches[0], start=_seconds(row, "start"), end=_seconds(row, "end"))
     return record
 
 
-def tvqa_row(index: int, row: Mapping[str, Any]) -> dict[str, Any]:
+def tvqa_row(index: int, row: Mapping[str, Any], tidy: bool = False) -> dict[str, Any]:
     """TVQA jsonl row: qid `TVQA_<row>`, 5 options, clip from `ts "s-e"`, `"NaN-NaN"` = the whole clip."""
-    return _tvqa_style_row(index, row, BENCHMARKS["tvqa"].qid_prefix, TVQA_OPTIONS, whole_if_nan=True)
+    return _tvqa_style_row(index, row, BENCHMARKS["tvqa"].qid_prefix, TVQA_OPTIONS, True, tidy)
 
 
-def how2qa_jsonl_row(index: int, row: Mapping[str, Any]) -> dict[str, Any]:
+def how2qa_jsonl_row(index: int, row: Mapping[str, Any], tidy: bool = False) -> dict[str, Any]:
     """How2QA jsonl row (the TVQA layout with 4 options): qid `HOW2QA_<row>`, its clip span is required."""
-    return _tvqa_style_row(index, row, BENCHMARKS["how2qa"].qid_prefix, HOW2QA_OPTIONS, whole_if_nan=False)
+    return _tvqa_style_row(index, row, BENCHMARKS["how2qa"].qid_prefix, HOW2QA_OPTIONS, False, tidy)
 
 
 def _tvqa_style_row(
-    index: int, row: Mapping[str, Any], prefix: str, num_option: int, whole_if_nan: bool
+    index: int, row: Mapping[str, Any], prefix: str, num_option: int, whole_if_nan: bool, tidy: bool
 ) -> dict[str, Any]:
     options = [_text(row, f"a{i}") for i in range(num_option)]
-    record = _qa(f"{prefix}_{index}", _text(row, "vid_name").strip(), _text(row, "q"), options)
+    record = _qa(f"{prefix}_{index}", _text(row, "vid_name").strip(), _text(row, "q"), options, tidy)
     if "answer_idx" not in row:
         fix = "(the test split is unlabelled); convert train or val"
         raise RecordError("answer_idx", f"missing field 'answer_idx' {fix}")
@@ -78,7 +81,7 @@ def _tvqa_style_row(
     return record
 
 
-def how2qa_csv_row(index: int, row: Mapping[str, Any]) -> dict[str, Any]:
+def how2qa_csv_row(index: int, row: Mapping[str, Any], tidy: bool = False) -> dict[str, Any]:
     """How2QA official csv row (no header: video_id, "[s:e]", 3 wrong answers, question, correct answer)."""
     options = [_text(row, name) for name in ("wrong1", "wrong2", "wrong3")]
     # The csv always lists the correct answer last; inserting it at row % 4 keeps the conversion
@@ -86,13 +89,13 @@ def how2qa_csv_row(index: int, row: Mapping[str, Any]) -> dict[str, Any]:
     position = index % HOW2QA_OPTIONS
     options.insert(position, _text(row, "answer"))
     qid = f"{BENCHMARKS['how2qa'].qid_prefix}_{index}"
-    record = _qa(qid, _text(row, "video_id").strip(), _text(row, "question"), options)
+    record = _qa(qid, _text(row, "video_id").strip(), _text(row, "question"), options, tidy)
     start, end = _span_text(row, "timesteps", ":", whole_if_nan=False)
     record.update(answer=position, start=start, end=end)
     return record
 
 
-def vlep_row(index: int, row: Mapping[str, Any]) -> dict[str, Any]:
+def vlep_row(index: int, row: Mapping[str, Any], tidy: bool = False) -> dict[str, Any]:
     """VLEP jsonl row: qid `VLEP_<example_id>`, the two events are the options, no question."""
     example_id = row.get("example_id")
     if example_id is None:
@@ -105,19 +108,22 @@ def vlep_row(index: int, row: Mapping[str, Any]) -> dict[str, Any]:
         raise RecordError("answer", "missing field 'answer' (the test split is unlabelled); convert train or dev")
     start, end = (_seconds({"ts": bound}, "ts") for bound in ts)
     options = [_text({f"events[{i}]": event}, f"events[{i}]") for i, event in enumerate(events)]
-    record = _qa(f"{EVENT_PREFIX}_{example_id}", _text(row, "vid_name").strip(), "", options)
+    record = _qa(f"{EVENT_PREFIX}_{example_id}", _text(row, "vid_name").strip(), "", options, tidy)
     record.update(answer=_index(row, "answer", VLEP_OPTIONS), start=start, end=end)
     return record
 
 
-def qvhighlights_row(index: int, row: Mapping[str, Any]) -> Mapping[str, Any]:
+def qvhighlights_row(index: int, row: Mapping[str, Any], tidy: bool = False) -> Mapping[str, Any]:
     """QVHighlights jsonl row, as it is: the moment validator reads `vid` and makes qid `QVHighlight_<qid>`."""
     return row
 
 
-def _qa(qid: str, video: str, question: str, options: list[str]) -> dict[str, Any]:
-    record: dict[str, Any] = {"video": video, "qid": qid, "question": question.strip(), "num_option": len(options)}
-    record.update({f"a{i}": option.strip() for i, option in enumerate(options)})
+def _qa(qid: str, video: str, question: str, options: list[str], tidy: bool) -> dict[str, Any]:
+    def text(value: str) -> str:
+        return value.strip() if tidy else value
+
+    record: dict[str, Any] = {"video": video, "qid": qid, "question": text(question), "num_option": len(options)}
+    record.update({f"a{i}": text(option) for i, option in enumerate(options)})
     return record
 
 
@@ -139,9 +145,17 @@ def _pair(row: Mapping[str, Any], name: str, expected: str) -> list[Any]:
     return value
 
 
-def _with_ending(text: str, mark: str) -> str:
+def _with_ending(text: str, mark: str, tidy: bool) -> str:
+    """The notebook's `text + mark`; tidied: stripped, and the mark only where missing.
+
+    Blank text stays as it is, so the record check refuses it (pandas reads it as NaN and the notebook fails).
+    """
+    if not text.strip():
+        return text
+    if not tidy:
+        return text + mark
     text = text.strip()
-    return text if not text or text.endswith(mark) else text + mark
+    return text if text.endswith(mark) else text + mark
 
 
 def _index(row: Mapping[str, Any], name: str, count: int) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +12,12 @@ from torch import Tensor
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 CROP_ATTEMPTS = 10  # as torchvision's RandomResizedCrop, before its central fallback
+
+# How a crop is resized to the frame size: `smooth` = antialiased bicubic (Keys a=-0.5), rounded; `official` =
+# the original's bicubic without antialias (a=-0.75) and its truncating uint8 cast (recipe §6). Both clamp to
+# [0, 255] first (see `resized_crop`).
+CropResize = Literal["smooth", "official"]
+CROP_RESIZES: tuple[CropResize, ...] = ("smooth", "official")
 
 
 class CropBox(NamedTuple):
@@ -66,14 +72,23 @@ def sample_crop_box(
     return _central_box(height, width, ratio)
 
 
-def resized_crop(frames: Tensor, box: CropBox, size: int) -> Tensor:
-    """Cut `box` out of every frame and resize it to (size, size), bicubic + antialias, clamped to [0, 255]."""
+def resized_crop(frames: Tensor, box: CropBox, size: int, mode: CropResize = "smooth") -> Tensor:
+    """Cut `box` out of every frame and resize it to (size, size), bicubic, clamped to [0, 255] (`CropResize`).
+
+    Bicubic overshoots at sharp edges (a 0/255 step reaches -27 and 282). The original casts that float straight
+    to uint8, which wraps it around (-1.5 -> 255, 256.2 -> 0) on x86 and saturates on ARM (the conversion is
+    undefined in C), turning edge pixels into their opposite; we clamp instead, in both modes.
+    """
+    if mode not in CROP_RESIZES:
+        raise ValueError(f"crop resize mode {mode!r}; expected one of {CROP_RESIZES}")
     _check_frames(frames)
     patch = frames[..., box.top : box.top + box.height, box.left : box.left + box.width].to(torch.float32)
-    resized = F.interpolate(patch, size=(size, size), mode="bicubic", align_corners=False, antialias=True)
-    # Bicubic overshoots at edges; clamp so a uint8 round trip cannot wrap around.
+    smooth = mode == "smooth"
+    resized = F.interpolate(patch, size=(size, size), mode="bicubic", align_corners=False, antialias=smooth)
     resized = resized.clamp(0.0, 255.0)
-    return resized.round().to(torch.uint8) if frames.dtype == torch.uint8 else resized
+    if frames.dtype != torch.uint8:
+        return resized
+    return (resized.round() if smooth else resized.trunc()).to(torch.uint8)
 
 
 def random_resized_crop(
@@ -82,6 +97,7 @@ def random_resized_crop(
     scale: tuple[float, float] = (0.5, 1.0),
     ratio: tuple[float, float] = (3 / 4, 4 / 3),
     generator: torch.Generator | None = None,
+    mode: CropResize = "smooth",
 ) -> Tensor:
     """Training augmentation of one clip (T, 3, H, W): one random box shared by all T frames, resized to `size`.
 
@@ -91,7 +107,7 @@ def random_resized_crop(
     """
     _check_frames(frames)
     box = sample_crop_box(frames.shape[-2], frames.shape[-1], scale, ratio, generator)
-    return resized_crop(frames, box, size)
+    return resized_crop(frames, box, size, mode)
 
 
 def _uniform(low: float, high: float, generator: torch.Generator | None) -> float:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
 
 from sevila import prompts
 from sevila.model.query_head import HeadedModule
+
+# How the letter logits are read: `official` = step 1 of greedy decoding after whatever token comes first (the
+# original's `generate().scores[1]`, recipe §7); `teacher_forced` = position 1 after a forced `Option` (method §5).
+# They agree whenever the greedy first token is `Option` (in practice, any fine-tuned Answerer).
+Readout = Literal["official", "teacher_forced"]
+READOUTS: tuple[Readout, ...] = ("official", "teacher_forced")
 
 
 def mask_options(option_logits: Tensor, num_options: Tensor) -> Tensor:
@@ -24,10 +32,16 @@ class Answerer(HeadedModule):
         queries = self.head(raw_keyframes.flatten(0, 1))  # (B*K, Q, D)
         return self.language.multi_frame_inputs(queries.view(b, k, *queries.shape[1:]), texts)
 
-    def forward(self, raw_keyframes: Tensor, texts: list[str], num_options: Tensor) -> Tensor:
+    def forward(
+        self, raw_keyframes: Tensor, texts: list[str], num_options: Tensor, readout: Readout = "official"
+    ) -> Tensor:
         """Option logits (B, 5), invalid letters masked; raw_keyframes (B, K, P, Dv) in temporal order."""
-        logits = self.language.option_logits(*self._keyframe_inputs(raw_keyframes, texts))
-        return mask_options(logits, num_options)
+        if readout not in READOUTS:
+            raise ValueError(f"readout={readout!r}; expected one of {READOUTS}")
+        inputs = self._keyframe_inputs(raw_keyframes, texts)
+        if readout == "official":
+            return mask_options(self.language.generated_option_logits(*inputs), num_options)
+        return mask_options(self.language.option_logits(*inputs), num_options)
 
     def loss(self, raw_keyframes: Tensor, texts: list[str], num_options: Tensor, answers: Tensor) -> tuple[Tensor, Tensor]:
         """T5 loss on the target `Option X`; also returns the masked option logits (B, 5) at position 1."""

@@ -23,8 +23,18 @@ def top_k_keyframes(scores: Tensor, num_keyframes: int) -> Tensor:
     return top.sort(dim=1).values  # (B, K), by time
 
 
+def frames_per_clip(selection: Selection, num_frames: int, num_keyframes: int) -> int:
+    """How many frames to sample from a clip: the n candidates for the Localizer to choose among, or for
+    `uniform` the k keyframes themselves, one per equal segment of the clip, as the original's uniform baseline
+    samples them (`n_frms=k`, recipe §6); `uniform_keyframes` then keeps all k."""
+    return num_keyframes if selection == "uniform" else num_frames
+
+
 def uniform_keyframes(num_candidates: int, num_keyframes: int, batch_size: int, device: torch.device) -> Tensor:
-    """Indices (B, K) of k frames spread evenly over T candidates: midpoints of k equal segments (method §7)."""
+    """Indices (B, K) of k frames spread evenly over T candidates: midpoints of k equal segments (method §7).
+
+    With T == k (how stages and `sevila predict` sample, `frames_per_clip`) that is every frame.
+    """
     _check(num_keyframes, num_candidates)
     bounds = torch.linspace(0, num_candidates, num_keyframes + 1).long()
     midpoints = (bounds[:-1] + bounds[1:]) // 2

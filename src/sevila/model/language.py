@@ -93,6 +93,30 @@ class PromptedT5:
         logits = self.decoder_logits(embeds, mask, [self.start_id, self.option_word_id])
         return logits[:, 1, self.option_ids].float()
 
+    def generated_option_logits(self, embeds: Tensor, mask: Tensor) -> Tensor:
+        """Logits (N, 5) of the option letters at step 1 of greedy decoding: the official `generate().scores[1]`.
+
+        Step 1 is conditioned on each row's greedy step-0 token, whatever it is (recipe §7). One pass decodes
+        [start, Option]: its position 0 is step 0, and where the greedy token is `Option` (as for any fine-tuned
+        Answerer) its position 1 is step 1. Only the other rows decode again, on [start, their token].
+        """
+        encoded = self.model.get_encoder()(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        forced = self._decode(encoded, mask, torch.tensor([[self.start_id, self.option_word_id]], device=self.device))
+        greedy = forced[:, 0].argmax(dim=-1)  # (N,) generate()'s first token, ties and dtype as it sees them
+        letters = forced[:, 1, self.option_ids]
+        other = (greedy != self.option_word_id).nonzero().flatten()
+        if other.numel():
+            ids = torch.stack([torch.full_like(greedy[other], self.start_id), greedy[other]], dim=1)  # (M, 2)
+            rerun = self._decode(encoded[other], mask[other], ids)  # (M, 2, V)
+            letters = letters.index_copy(0, other, rerun[:, 1, self.option_ids])
+        return letters.float()
+
+    def _decode(self, encoded: Tensor, mask: Tensor, decoder_ids: Tensor) -> Tensor:
+        """Logits (N, S, V) of a teacher-forced decoder input (1 or N rows, S tokens) on encoder states (N, L, D)."""
+        out = self.model(encoder_outputs=(encoded,), attention_mask=mask,
+                         decoder_input_ids=decoder_ids.expand(encoded.shape[0], -1), use_cache=False)
+        return out.logits
+
     def target_loss(self, embeds: Tensor, mask: Tensor, targets: list[str]) -> tuple[Tensor, Tensor]:
         """T5 cross-entropy on the target texts, and the logits (N, S, V) it was computed from."""
         encoded = self.tokenizer(targets, padding="longest", return_tensors="pt")

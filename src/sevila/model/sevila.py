@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from sevila.model.answerer import Answerer
+from sevila.model.answerer import Answerer, Readout
 from sevila.model.backbone import Blip2Parts
 from sevila.model.keyframes import Selection, gather_frames, top_k_keyframes, uniform_keyframes
 from sevila.model.language import PromptedT5
@@ -20,7 +22,7 @@ from sevila.model.query_head import FrameQueryHead
 class ChainOutput:
     """What the forward chain returns for B questions."""
 
-    option_logits: Tensor  # (B, 5) at decoder position 1, letters beyond each question's options are -inf
+    option_logits: Tensor  # (B, 5) at decoder step 1 (the read-out; teacher-forced with answers), -inf past the options
     keyframe_indices: Tensor  # (B, K) positions among the T candidates, in temporal order
     frame_scores: Tensor | None  # (B, T) Localizer yes-logits of all candidates; None when it did not choose
     loss: Tensor | None = None  # the Answerer's T5 loss on the gold `Option X`, when answers were given
@@ -48,6 +50,9 @@ class SeViLA(nn.Module):
         self.num_keyframes = num_keyframes
         self.backbone_name = parts.name
         self.precision = PrecisionPolicy()
+        # True: the frozen passes (keyframe selection, pseudo-labels) follow the module modes, so in train mode
+        # they run with dropout, as the original does (recipe §5); False: they always run in eval mode.
+        self.frozen_dropout = True
 
     @property
     def image_size(self) -> int:
@@ -77,8 +82,24 @@ class SeViLA(nn.Module):
             return uniform_keyframes(t, self.num_keyframes, b, raw.device), None
         if selection != "localizer":
             raise ValueError(f"selection={selection!r}; expected 'localizer' or 'uniform'")
-        scores = self.localizer(raw, localizer_texts)  # (B, T)
+        with self.frozen_pass(self.localizer):
+            scores = self.localizer(raw, localizer_texts)  # (B, T)
         return top_k_keyframes(scores, self.num_keyframes), scores
+
+    @contextmanager
+    def frozen_pass(self, module: nn.Module) -> Iterator[None]:
+        """A no-grad pass of `module` and the T5: as they are with `frozen_dropout`, else in eval mode for it."""
+        if self.frozen_dropout:
+            yield
+            return
+        modes = [(m, m.training) for m in (module, self.language_model)]
+        for m, _ in modes:
+            m.eval()
+        try:
+            yield
+        finally:
+            for m, mode in modes:
+                m.train(mode)
 
     def forward(
         self,
@@ -88,17 +109,19 @@ class SeViLA(nn.Module):
         num_options: Tensor,
         selection: Selection = "localizer",
         answers: Tensor | None = None,
+        readout: Readout = "official",
     ) -> ChainOutput:
         """The forward chain (method §4-§5) on raw ViT features of T candidate frames (B, T, P, Dv).
 
         Keyframes come from the Localizer or the uniform rule; the Answerer reads them in temporal order.
-        With `answers` (B,) the Answerer is scored teacher-forced on `Option X`, which also gives the loss
-        (Answerer fine-tuning); its position-1 logits equal the read-out without answers.
+        Without `answers` the letter logits come from `readout` (`sevila.model.answerer.Readout`). With
+        `answers` (B,) the Answerer is scored teacher-forced on `Option X`, which also gives the loss (Answerer
+        fine-tuning); its position-1 logits equal the `teacher_forced` read-out.
         """
         keyframes, scores = self.select(raw, localizer_texts, selection)
         chosen = gather_frames(raw, keyframes)  # (B, K, P, Dv)
         if answers is None:
-            return ChainOutput(self.answerer(chosen, answerer_texts, num_options), keyframes, scores)
+            return ChainOutput(self.answerer(chosen, answerer_texts, num_options, readout), keyframes, scores)
         loss, option_logits = self.answerer.loss(chosen, answerer_texts, num_options, answers)
         return ChainOutput(option_logits, keyframes, scores, loss)
 
@@ -139,4 +162,5 @@ class SeViLA(nn.Module):
     @torch.no_grad()
     def pseudo_labels(self, raw: Tensor, answerer_texts: list[str], num_options: Tensor, answers: Tensor) -> Tensor:
         """Reverse chain (method §6): frame t is a keyframe iff the Answerer, from it alone, picks the gold option."""
-        return pseudo_labels_from_logits(self.answerer.per_frame(raw, answerer_texts, num_options), answers)
+        with self.frozen_pass(self.answerer):
+            return pseudo_labels_from_logits(self.answerer.per_frame(raw, answerer_texts, num_options), answers)

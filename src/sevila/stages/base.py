@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import lightning as L
 import torch
@@ -22,9 +22,15 @@ from sevila.stages.optim import OptimizerSettings, Schedule, build_optimizer
 from sevila.stages.precision import heads_training_dtype
 from sevila.stages.selection import best_checkpoint, load_best_weights
 from sevila.stages.skipped_videos import SkippedVideos
-from sevila.model.head_weights import MODULES, load_heads, save_heads
+from sevila.model.head_weights import load_heads, save_heads
 
 log = logging.getLogger(__name__)
+
+# Which training passes run with dropout (the ViT never does, as in the original): `none` = none at all;
+# `trained` = the trained module's pass (its Q-Former and the T5); `all` = also the frozen module's no-grad pass
+# (stage 2's keyframe selection, stage 3's pseudo-labels), as the original's `model.train()` (recipe §5).
+Dropout = Literal["none", "trained", "all"]
+DROPOUTS: tuple[Dropout, ...] = ("none", "trained", "all")
 
 
 class SevilaStage(L.LightningModule):
@@ -53,6 +59,7 @@ class SevilaStage(L.LightningModule):
         max_device_batch_size: int | None = None,
         recipe_accumulation: int = 1,
         lr_schedule: Schedule = "official",
+        dropout: Dropout = "trained",
     ) -> None:
         """What every stage shares.
 
@@ -86,12 +93,17 @@ class SevilaStage(L.LightningModule):
                 sums its accumulated losses, whatever this run's own accumulation.
             lr_schedule: `official` (LAVIS linear_warmup_cosine_lr: warm-up in epoch 0, then a cosine constant
                 within each epoch) or `cosine` (the same warm-up, then a smooth per-step cosine down to min_lr).
+            dropout: which training passes run with dropout: `none`; `trained` (the trained module's Q-Former
+                and the T5 in its pass); `all` (also the frozen module's pass: stage 2's Localizer picking
+                keyframes, stage 3's Answerer making pseudo-labels), as the original (paper profile).
         """
         super().__init__()
         self.save_hyperparameters()
         for name, value in (("vision_dtype", vision_dtype), ("language_dtype", language_dtype)):
             if value not in DTYPES:
                 raise SevilaError(f"model.{name}={value!r}: expected one of {sorted(DTYPES)}")
+        if dropout not in DROPOUTS:
+            raise SevilaError(f"model.dropout={dropout!r}: expected one of {', '.join(DROPOUTS)}")
         self.model = SeViLA(load_blip2(backbone), num_keyframes).set_precision(DTYPES[vision_dtype], DTYPES[language_dtype])
         for module, path in (("localizer", init_localizer), ("answerer", init_answerer)):
             if path:
@@ -104,6 +116,7 @@ class SevilaStage(L.LightningModule):
                 raise SevilaError(f"model.{name} is {value}; expected a positive integer")
         self.optimizer_settings = OptimizerSettings(lr, weight_decay, betas, warmup_steps, warmup_start_lr, min_lr,
                                                     recipe_accumulation, lr_schedule)
+        self.model.frozen_dropout = dropout == "all"
         self.strict_loading = False  # checkpoints hold the trained heads only
         self.skipped_videos = SkippedVideos()
         vision = vision_fingerprint(self.model.backbone_name, self.model.vision_model, self.model.precision.vision)
@@ -111,12 +124,9 @@ class SevilaStage(L.LightningModule):
         self.vit_frames = 0  # frames run through the ViT: 0 once the feature cache holds them all
 
     def train(self, mode: bool = True) -> SevilaStage:
-        """Frozen parts stay in eval mode (no dropout), as the original keeps its ViT."""
+        """Training modes per `dropout`; the ViT stays in eval mode, as in the original."""
         super().train(mode)
-        self.model.vision_model.eval()
-        for name in MODULES:
-            if name not in self.trains:
-                getattr(self.model, name).eval()
+        (self.model if self.hparams.dropout == "none" else self.model.vision_model).eval()
         return self
 
     def setup(self, stage: str) -> None:
@@ -164,17 +174,20 @@ class SevilaStage(L.LightningModule):
         return data
 
     def on_fit_start(self) -> None:
-        """Training frames must repeat every epoch for their features to be cached."""
+        """Set the training modes; random training frames and crops never repeat, so the cache skips them."""
+        # Lightning never calls train(): modules would keep the eval mode from_pretrained left them in (and each
+        # validation restores the modes it found), so no pass would have dropout whatever `dropout` says.
+        self.train()
         if self.features is not None and self.clip_data.random_train_frames:
-            raise SevilaError(
-                "model.feature_cache: training frames are drawn at random every epoch (data.random_train_frames "
-                "is true), so their ViT features cannot be reused; set "
-                "--data.init_args.random_train_frames=false or remove model.feature_cache"
-            )
+            log.info("model.feature_cache: training frames and crops are drawn at random (data.random_train_frames), "
+                     "so the cache serves validation only and every training frame runs the ViT")
 
     def encode(self, batch: QABatch | MomentBatch) -> torch.Tensor:
-        """Raw ViT features (B, T, P, D) float32 of a batch's frames, via the feature cache when set."""
-        if self.features is None:
+        """Raw ViT features (B, T, P, D) float32 of a batch's frames, via the feature cache when set.
+
+        Randomly drawn (and cropped) training frames bypass the cache: their features are never seen again.
+        """
+        if self.features is None or (self.training and self.clip_data.random_train_frames):
             return self.run_vit(batch["frames"])
         # Stored and fresh features alike are float16-rounded, so every epoch sees the same numbers.
         stored = self.features.features(

@@ -58,7 +58,7 @@ class Evaluate(QAStage):
         benchmark = self.clip_data.benchmark
         answered = qa_rows(rows)
         metrics = {"num_evaluated": len(rows), **table, "skipped_videos": skipped, "selection": self.selection,
-                   "grounding": self.grounding, "zero_shot": not self.hparams.init_answerer}
+                   "grounding": self.grounding, "readout": self.readout, "zero_shot": not self.hparams.init_answerer}
         write_json(self.output_dir / "predictions.json", [{key: row[key] for key in PREDICTION_KEYS} for row in rows])
         if benchmark.submission and rows:
             write_submission(benchmark, self.output_dir / benchmark.submission, answered)

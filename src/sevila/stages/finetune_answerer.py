@@ -30,7 +30,7 @@ class FinetuneAnswerer(QAStage):
     def keyframe_candidates(self, fitting: bool) -> dict[str, int]:
         """Training also picks keyframes, among the training frames."""
         candidates = super().keyframe_candidates(fitting)
-        return {"num_frames": self.clip_data.num_frames, **candidates} if fitting else candidates
+        return {"num_frames": self.clip_data.frame_counts[0], **candidates} if fitting else candidates
 
     def training_step(self, batch: QABatch, batch_idx: int) -> torch.Tensor:
         out = self.chain(batch, answers=batch["answer"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from sevila.errors import SevilaError
 from sevila.io import write_json
@@ -17,11 +18,11 @@ PRODUCER_FILE = "producer.json"
 class PseudoLabelCache:
     """Labels of the frozen Answerer, computed once; each process writes its own shard atomically.
 
-    `producer` (backbone, Answerer weights digest, dtypes) is recorded in producer.json; a cache made by
+    `producer` (backbone, Answerer weights digest, dtypes, frozen_dropout) is recorded in producer.json; a cache made by
     another producer is refused rather than reused, since its labels would be stale.
     """
 
-    def __init__(self, directory: str | Path, producer: dict[str, str], rank: int = 0) -> None:
+    def __init__(self, directory: str | Path, producer: dict[str, Any], rank: int = 0) -> None:
         self.directory = Path(directory)
         self.path = self.directory / f"pseudo_labels.rank{rank}.json"
         self.labels: dict[str, bool] = {}
@@ -36,7 +37,7 @@ class PseudoLabelCache:
         if self.labels:
             log.info("pseudo-label cache: %d labels from %s", len(self.labels), self.directory)
 
-    def _check_producer(self, producer: dict[str, str], has_labels: bool) -> None:
+    def _check_producer(self, producer: dict[str, Any], has_labels: bool) -> None:
         """Record `producer` in a new cache; refuse a cache whose labels another producer (or an unknown one) made."""
         record = self.directory / PRODUCER_FILE
         if not record.is_file():
@@ -64,18 +65,14 @@ class PseudoLabelCache:
         """Cache key of one question's frame."""
         return f"{qid}|{frame_index}"
 
-    def lookup(self, qid: str, frame_indices: list[int]) -> list[bool] | None:
-        """The labels of these frames of one question, or None if any is missing."""
-        keys = [self.key(qid, i) for i in frame_indices]
-        if all(k in self.labels for k in keys):
-            return [self.labels[k] for k in keys]
-        return None
+    def lookup(self, qid: str, frame_index: int) -> bool | None:
+        """The label of one frame of one question, or None if it was never computed."""
+        return self.labels.get(self.key(qid, frame_index))
 
-    def store(self, qid: str, frame_indices: list[int], labels: list[bool]) -> None:
-        """Remember the labels of one question's frames (written by `flush`)."""
-        for index, label in zip(frame_indices, labels, strict=True):
-            self.labels[self.key(qid, index)] = bool(label)
-        self._unsaved += len(labels)
+    def store(self, qid: str, frame_index: int, label: bool) -> None:
+        """Remember the label of one frame of one question (written by `flush`); a stored label is never replaced."""
+        self.labels.setdefault(self.key(qid, frame_index), bool(label))
+        self._unsaved += 1
 
     def flush(self) -> None:
         """Write this process's labels if any are new (temp file + rename)."""

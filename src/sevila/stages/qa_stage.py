@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from torch import Tensor
@@ -11,10 +12,13 @@ from sevila.errors import SevilaError
 from sevila.metrics.accuracy import QARow
 from sevila.metrics.official import check_scorable, grounding_table, qa_table
 from sevila.metrics.windows import GroundingRule, chain_window, frame_times
-from sevila.model.keyframes import Selection
+from sevila.model.answerer import Readout
+from sevila.model.keyframes import Selection, frames_per_clip
 from sevila.model.sevila import ChainOutput
 from sevila.stages.base import SevilaStage
 from sevila.stages.gather import gather_rows
+
+log = logging.getLogger(__name__)
 
 
 def prediction_rows(batch: QABatch, out: ChainOutput, grounding: GroundingRule = "keyframes") -> list[dict[str, Any]]:
@@ -51,8 +55,16 @@ class QAStage(SevilaStage):
 
     selection: Selection = "localizer"  # how validation and test pick the k keyframes
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, readout: Readout = "official", **kwargs: Any) -> None:
+        """A stage validated (or evaluated) by the forward chain's answers.
+
+        Args:
+            readout: how validation and test read the Answerer's letters: `official` (step 1 of greedy decoding
+                after its first token, the original's `generate().scores[1]`) or `teacher_forced` (after a
+                forced `Option`); the same whenever the first token is `Option`. Training always teacher-forces.
+        """
         super().__init__(*args, **kwargs)
+        self.readout = readout
         self._rows: list[dict[str, Any]] = []
 
     @property
@@ -60,9 +72,23 @@ class QAStage(SevilaStage):
         """The benchmark's headline (accuracy; STAR: the mean of its four categories), the original's agg_metrics."""
         return f"val/{self.clip_data.benchmark.headline.lower()}"
 
+    def setup(self, stage: str) -> None:
+        """Uniform keyframes are k frames sampled from the clip itself (`frames_per_clip`), not k of n candidates.
+
+        Set on every run, so a DataModule reused after a uniform run samples its n candidates again.
+        """
+        super().setup(stage)
+        data, k = self.clip_data, self.model.num_keyframes
+        configured = (data.num_frames, data.eval_num_frames)
+        counts = (frames_per_clip(self.selection, configured[0], k), frames_per_clip(self.selection, configured[1], k))
+        if counts != configured:
+            log.info("%s: selection %s samples the k=%d keyframes from each clip (frames per item %s, not %s)",
+                     self.stage_name, self.selection, k, counts, configured)
+        data.set_frame_counts(*counts)
+
     def keyframe_candidates(self, fitting: bool) -> dict[str, int]:
         """The data settings naming n, the frames k keyframes are chosen among (evaluation frames here)."""
-        return {"eval_num_frames": self.clip_data.eval_num_frames}
+        return {"eval_num_frames": self.clip_data.frame_counts[1]}
 
     def check_num_keyframes(self, fitting: bool) -> None:
         """Stop before any frame is decoded if k exceeds the n candidate frames a loop will see."""
@@ -94,7 +120,7 @@ class QAStage(SevilaStage):
     def chain(self, batch: QABatch, answers: Tensor | None = None) -> ChainOutput:
         """The model's forward chain on one batch (`answers` -> with the Answerer's loss)."""
         return self.model(self.encode(batch), batch["answerer_text"], batch["localizer_text"], batch["num_options"],
-                          selection=self.selection, answers=answers)
+                          selection=self.selection, answers=answers, readout=self.readout)
 
     def validation_step(self, batch: QABatch, batch_idx: int) -> ChainOutput:
         out = self.chain(batch)

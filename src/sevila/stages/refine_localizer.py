@@ -38,25 +38,33 @@ class RefineLocalizer(QAStage):
     def setup(self, stage: str) -> None:
         super().setup(stage)
         producer = {"backbone": self.model.backbone_name, "answerer": weights_digest(self.model.answerer),
-                    **self.model.precision.describe()}
+                    **self.model.precision.describe(), "frozen_dropout": self.model.frozen_dropout}
         self.cache = PseudoLabelCache(Path(self.cache_dir), producer, rank=self.global_rank)
 
     def pseudo_labels(self, raw: Tensor, batch: QABatch) -> Tensor:
-        """(B, T) labels: from the cache where known, else from the frozen Answerer (then cached)."""
+        """(B, T) labels: from the cache where known, else from the frozen Answerer, each (question, frame) once.
+
+        With random frames a question mixes known and new frames: only the new ones are sent, each frame alone.
+        """
         assert self.cache is not None, "setup() builds the cache"
-        frame_indices = batch["frame_indices"].tolist()
-        cached = [self.cache.lookup(qid, idx) for qid, idx in zip(batch["qid"], frame_indices)]
-        missing = [i for i, labels in enumerate(cached) if labels is None]
-        if missing:
-            computed = self.model.pseudo_labels(
-                raw[missing], [batch["answerer_text"][i] for i in missing],
-                batch["num_options"][missing], batch["answer"][missing],
+        frame_indices, qids = batch["frame_indices"].tolist(), batch["qid"]
+        labels = [[self.cache.lookup(qid, index) for index in row] for qid, row in zip(qids, frame_indices)]
+        first: dict[tuple[str, int], tuple[int, int]] = {}  # each missing (qid, frame index) -> where it is first
+        for i, row in enumerate(labels):
+            for t, label in enumerate(row):
+                if label is None:
+                    first.setdefault((qids[i], frame_indices[i][t]), (i, t))
+        if first:
+            rows, cols = (list(column) for column in zip(*first.values()))
+            computed = self.model.pseudo_labels(  # (N, 1): each missing frame alone, in batch order
+                raw[rows, cols].unsqueeze(1), [batch["answerer_text"][i] for i in rows],
+                batch["num_options"][rows], batch["answer"][rows],
             )
-            self.answerer_calls += len(missing)
-            for row, i in enumerate(missing):
-                cached[i] = computed[row].tolist()
-                self.cache.store(batch["qid"][i], frame_indices[i], cached[i])
-        return torch.tensor(cached, dtype=torch.bool, device=raw.device)
+            self.answerer_calls += len(set(rows))
+            for (qid, index), label in zip(first, computed[:, 0].tolist()):
+                self.cache.store(qid, index, label)
+            labels = [[self.cache.lookup(qid, index) for index in row] for qid, row in zip(qids, frame_indices)]
+        return torch.tensor(labels, dtype=torch.bool, device=raw.device)
 
     def training_step(self, batch: QABatch, batch_idx: int) -> Tensor:
         raw = self.encode(batch)
