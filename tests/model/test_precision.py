@@ -58,11 +58,12 @@ def record_dtypes(model: nn.Module) -> dict[str, list[str]]:
     return seen
 
 
-def _run_chain(model: SeViLA, frames: torch.Tensor, outer: torch.dtype | None):
+def _run_chain(model: SeViLA, frames: torch.Tensor, outer: torch.dtype | None, answers: bool = True):
     answerer_texts, localizer_texts, num_options = _batch(frames.shape[0])
+    gold = torch.tensor([1] * frames.shape[0]) if answers else None
     with _outer(outer):
         raw = model.encode_frames(frames)
-        return model(raw, answerer_texts, localizer_texts, num_options, answers=torch.tensor([1] * frames.shape[0]))
+        return model(raw, answerer_texts, localizer_texts, num_options, answers=gold, readout="official")
 
 
 def test_paper_precision_encodes_frames_under_a_trainers_bf16_autocast(tiny_sevila):
@@ -133,3 +134,26 @@ def test_promoted_cat_promotes_half_types_even_under_cpu_autocast():
             torch.cat([brain, half], dim=1)
         assert promoted_cat([brain, half], dim=1).dtype == torch.float32
     assert promoted_cat([brain, brain], dim=1).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("outer", list(OUTER))
+def test_the_official_read_out_runs_the_t5_in_its_own_dtype_whatever_the_outer_autocast(tiny_sevila, outer):
+    # Evaluation's read-out (greedy step 0, then step 1) is a T5 call of its own: it must enter the T5's autocast
+    # too, or a trainer's fp16 autocast (16-mixed) would run the bf16 T5's matmuls in fp16.
+    model = tiny_sevila.set_precision(*PAPER).eval()
+    frames = torch.randn(2, 3, 3, 32, 32)
+    plain = _run_chain(model, frames, None, answers=False)
+    seen = record_dtypes(model)
+    wrapped = _run_chain(model, frames, OUTER[outer], answers=False)
+    assert set(seen["t5_linear"]) == {"bfloat16->bfloat16"} and set(seen["t5_logits"]) == {"bfloat16->bfloat16"}
+    assert torch.equal(plain.option_logits, wrapped.option_logits)
+
+
+@pytest.mark.parametrize("outer", ["bf16", "fp16"])
+def test_float32_official_read_out_ignores_an_outer_autocast(tiny_sevila, outer):
+    frames = torch.randn(2, 3, 3, 32, 32)
+    plain = _run_chain(tiny_sevila.eval(), frames, None, answers=False)
+    seen = record_dtypes(tiny_sevila)
+    wrapped = _run_chain(tiny_sevila, frames, OUTER[outer], answers=False)
+    assert {call for calls in seen.values() for call in calls} == {"float32->float32"}
+    assert torch.equal(plain.option_logits, wrapped.option_logits)

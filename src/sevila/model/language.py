@@ -100,21 +100,23 @@ class PromptedT5:
         [start, Option]: its position 0 is step 0, and where the greedy token is `Option` (as for any fine-tuned
         Answerer) its position 1 is step 1. Only the other rows decode again, on [start, their token].
         """
-        encoded = self.model.get_encoder()(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        with self.autocast():
+            encoded = self.model.get_encoder()(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
         forced = self._decode(encoded, mask, torch.tensor([[self.start_id, self.option_word_id]], device=self.device))
         greedy = forced[:, 0].argmax(dim=-1)  # (N,) generate()'s first token, ties and dtype as it sees them
-        letters = forced[:, 1, self.option_ids]
+        letters = forced[:, 1, self.option_ids].float()  # float before index_copy: CPU autocast promotes it
         other = (greedy != self.option_word_id).nonzero().flatten()
         if other.numel():
             ids = torch.stack([torch.full_like(greedy[other], self.start_id), greedy[other]], dim=1)  # (M, 2)
             rerun = self._decode(encoded[other], mask[other], ids)  # (M, 2, V)
-            letters = letters.index_copy(0, other, rerun[:, 1, self.option_ids])
-        return letters.float()
+            letters = letters.index_copy(0, other, rerun[:, 1, self.option_ids].float())
+        return letters
 
     def _decode(self, encoded: Tensor, mask: Tensor, decoder_ids: Tensor) -> Tensor:
         """Logits (N, S, V) of a teacher-forced decoder input (1 or N rows, S tokens) on encoder states (N, L, D)."""
-        out = self.model(encoder_outputs=(encoded,), attention_mask=mask,
-                         decoder_input_ids=decoder_ids.expand(encoded.shape[0], -1), use_cache=False)
+        with self.autocast():
+            out = self.model(encoder_outputs=(encoded,), attention_mask=mask,
+                             decoder_input_ids=decoder_ids.expand(encoded.shape[0], -1), use_cache=False)
         return out.logits
 
     def target_loss(self, embeds: Tensor, mask: Tensor, targets: list[str]) -> tuple[Tensor, Tensor]:
