@@ -28,7 +28,10 @@ LOCALIZER ?= $(CKPT)/$(MOMENTS)/localizer.safetensors
 # NExT-GQA is evaluation only: its questions are NExT-QA's, so it uses the NExT-QA stage outputs.
 TRAINED_ON := $(if $(filter nextgqa,$(DATASET)),nextqa,$(DATASET))
 ANSWERER ?= $(CKPT)/$(TRAINED_ON)/answerer.safetensors
-REFINED ?= $(CKPT)/$(TRAINED_ON)/localizer_refined.safetensors
+# `make refine ANSWERER=` refines with the zero-shot Answerer, `LOCALIZER=` from BLIP-2's Q-Former (paper Table 5):
+# each gets its own output and (for the Answerer) its own pseudo-label cache, so no setting overwrites another's.
+REFINE_TAG = $(if $(ANSWERER),,_zero-shot-answerer)$(if $(LOCALIZER),,_no-pretraining)
+REFINED ?= $(CKPT)/$(TRAINED_ON)/localizer_refined$(REFINE_TAG).safetensors
 LAVIS ?= sevila_pretrained.pth
 # ViT features of evaluation and refinement frames, reused across epochs and runs; CACHE= turns the cache off
 CACHE ?= $(CKPT)/features
@@ -45,7 +48,8 @@ FIT_ARGS ?=
 help: ## list the targets and the variables PROFILE (demo|paper), DATASET, BACKBONE, CACHE
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 	@echo "  now: PROFILE=$(PROFILE) DATASET=$(DATASET) MOMENTS=$(MOMENTS) BACKBONE=$(BACKBONE) CACHE=$(CACHE)"
-	@echo "  eval: SELECTION=$(SELECTION) EVAL_LOCALIZER=$(EVAL_LOCALIZER) EVAL_ANSWERER=$(EVAL_ANSWERER) (empty = zero-shot)"
+	@echo "  eval: SELECTION=$(SELECTION) (localizer|uniform|all) AGGREGATION=$(AGGREGATION) (concat|vote|oracle) EVAL_LOCALIZER=$(EVAL_LOCALIZER) EVAL_ANSWERER=$(EVAL_ANSWERER) (empty = zero-shot)"
+	@echo "  refine: ANSWERER=$(ANSWERER) LOCALIZER=$(LOCALIZER) (ANSWERER= empty: zero-shot Answerer; LOCALIZER= empty: BLIP-2's Q-Former) -> $(REFINED)"
 	@echo "  recipes: stages/recipes/<stage>/<dataset>.yaml (paper Table 11 and the official run scripts)"
 	@echo "  a stage whose output exists is skipped: delete the output to run it again; it resumes an unfinished run"
 	@echo "  of the same configuration, trains a changed one in a new run-<digest> folder, and names the folder to"
@@ -77,25 +81,28 @@ finetune-answerer: $(STAMP) banner ## stage 2: Answerer on DATASET with the stag
 	  --model.init_args.export_path=$(ANSWERER) --trainer.default_root_dir=$(CKPT)/$(DATASET)/finetune_answerer $(FIT_ARGS)
 
 refine: $(STAMP) banner ## stage 3: self-refine the Localizer with the fine-tuned Answerer -> localizer_refined.safetensors
-	@test -f $(ANSWERER) || { echo "missing $(ANSWERER): run 'make finetune-answerer PROFILE=$(PROFILE) DATASET=$(DATASET)' first"; exit 2; }
+	@$(if $(ANSWERER),$(call NEED,$(ANSWERER),run 'make finetune-answerer PROFILE=$(PROFILE) DATASET=$(DATASET)' first or give ANSWERER= (empty) to refine with the zero-shot Answerer))
+	@$(if $(LOCALIZER),$(call NEED,$(LOCALIZER),run 'make pretrain-localizer PROFILE=$(PROFILE)' first or give LOCALIZER= (empty) to start from BLIP-2's Q-Former))
 	@test -f $(REFINED) && echo "$(REFINED) exists: skipping (delete it to run the stage again; make help)" || \
-	$(SEVILA) fit $(call CONFIGS,refine_localizer,$(DATASET)) $(FIT_FLAGS) --model.init_args.init_localizer=$(LOCALIZER) \
-	  --model.init_args.init_answerer=$(ANSWERER) --model.init_args.cache_dir=$(CKPT)/$(DATASET)/pseudo_labels $(FEATURES) \
+	$(SEVILA) fit $(call CONFIGS,refine_localizer,$(DATASET)) $(FIT_FLAGS) $(if $(LOCALIZER),--model.init_args.init_localizer=$(LOCALIZER)) \
+	  $(if $(ANSWERER),--model.init_args.init_answerer=$(ANSWERER)) --model.init_args.cache_dir=$(CKPT)/$(DATASET)/pseudo_labels$(if $(ANSWERER),,_zero-shot) $(FEATURES) \
 	  --model.init_args.export_path=$(REFINED) --trainer.default_root_dir=$(CKPT)/$(DATASET)/refine_localizer $(FIT_ARGS)
 
 # $(call EVALUATE,selection,localizer weights or empty,answerer weights or empty,output folder)
 EVALUATE = $(SEVILA) test $(call CONFIGS,evaluate,$(DATASET)) --model.init_args.backbone=$(BACKBONE) $(FEATURES) \
-	  --model.init_args.selection=$(1) $(if $(2),--model.init_args.init_localizer=$(2)) \
+	  --model.init_args.selection=$(1) --model.init_args.aggregation=$(AGGREGATION) $(if $(2),--model.init_args.init_localizer=$(2)) \
 	  $(if $(3),--model.init_args.init_answerer=$(3)) --model.init_args.output_dir=$(4) --trainer.default_root_dir=$(4) $(FIT_ARGS)
 
 # What `make eval` evaluates: exactly these (empty = BLIP-2's Q-Former, zero-shot); nothing is picked by existence.
 SELECTION ?= localizer
+# concat (SeViLA's Answerer), vote (BLIP-2^voting) or oracle (the upper bound); README "Experiment modes"
+AGGREGATION ?= concat
 EVAL_LOCALIZER ?= $(REFINED)
 EVAL_ANSWERER ?= $(ANSWERER)
 # The output folder is named by what was evaluated: <file stem>-<first 8 hex digits of its sha256>, or zero-shot,
 # so no two settings or weights share a folder. A shell expression: expand it inside a recipe line.
 WEIGHTS = $(if $(1),$(basename $(notdir $(1)))-$$(sha256sum $(1) | cut -c1-8),zero-shot)
-EVAL_NAME = $(SELECTION)$(if $(filter localizer,$(SELECTION)),_loc-$(call WEIGHTS,$(EVAL_LOCALIZER)))_ans-$(call WEIGHTS,$(EVAL_ANSWERER))
+EVAL_NAME = $(SELECTION)$(if $(filter-out concat,$(AGGREGATION)),-$(AGGREGATION))$(if $(filter localizer,$(SELECTION)),_loc-$(call WEIGHTS,$(EVAL_LOCALIZER)))_ans-$(call WEIGHTS,$(EVAL_ANSWERER))
 NEED = test -f $(1) || { echo "missing $(1): $(2)"; exit 2; }
 
 eval: $(STAMP) banner ## stage 4: forward chain on DATASET -> results/PROFILE/DATASET/<selection>_loc-<weights>_ans-<weights>/
@@ -109,7 +116,7 @@ else
 	@$(if $(filter localizer,$(SELECTION)),$(if $(EVAL_LOCALIZER),$(call NEED,$(EVAL_LOCALIZER),run the stage that writes it or set EVAL_LOCALIZER=<file> (empty: zero-shot))))
 	@$(if $(EVAL_ANSWERER),$(call NEED,$(EVAL_ANSWERER),run 'make finetune-answerer PROFILE=$(PROFILE) DATASET=$(DATASET)' or set EVAL_ANSWERER=<file> (empty: zero-shot)))
 	@out=$(RESULTS)/$(EVAL_NAME); \
-	echo "eval: $(SELECTION) keyframes;$(if $(filter localizer,$(SELECTION)), Localizer $(or $(EVAL_LOCALIZER),BLIP-2 Q-Former (zero-shot));) Answerer $(or $(EVAL_ANSWERER),BLIP-2 Q-Former (zero-shot)) -> $$out"; \
+	echo "eval: $(SELECTION) keyframes, $(AGGREGATION) read-out;$(if $(filter localizer,$(SELECTION)), Localizer $(or $(EVAL_LOCALIZER),BLIP-2 Q-Former (zero-shot));) Answerer $(or $(EVAL_ANSWERER),BLIP-2 Q-Former (zero-shot)) -> $$out"; \
 	$(call EVALUATE,$(SELECTION),$(if $(filter localizer,$(SELECTION)),$(EVAL_LOCALIZER)),$(EVAL_ANSWERER),$$out)
 endif
 

@@ -50,10 +50,18 @@ class Answerer(HeadedModule):
         option_logits = logits[:, 1, self.language.option_ids].float()
         return loss, mask_options(option_logits, num_options)
 
-    def per_frame(self, raw: Tensor, texts: list[str], num_options: Tensor) -> Tensor:
-        """Option logits (B, T, 5) from each frame alone (`Frame: ` layout); raw (B, T, P, Dv)."""
+    def per_frame(
+        self, raw: Tensor, texts: list[str], num_options: Tensor, readout: Readout = "teacher_forced"
+    ) -> Tensor:
+        """Option logits (B, T, 5) from each frame alone (`Frame: ` layout); raw (B, T, P, Dv).
+
+        Teacher-forced by default, as the pseudo-label rule reads them (method §6); voting reads them as the chain
+        reads its answers (`readout`)."""
+        if readout not in READOUTS:
+            raise ValueError(f"readout={readout!r}; expected one of {READOUTS}")
         b, t = raw.shape[:2]
         queries = self.head(raw.flatten(0, 1))  # (B*T, Q, D)
         per_frame_texts = [text for text in texts for _ in range(t)]
-        logits = self.language.option_logits(*self.language.per_frame_inputs(queries, per_frame_texts))
-        return mask_options(logits.view(b, t, -1), num_options)
+        inputs = self.language.per_frame_inputs(queries, per_frame_texts)
+        read = self.language.generated_option_logits if readout == "official" else self.language.option_logits
+        return mask_options(read(*inputs).view(b, t, -1), num_options)

@@ -1,4 +1,5 @@
-"""Which k of the T candidate frames the Answerer sees: the Localizer's top k, or k uniform frames (method §4, §7)."""
+"""Which k of the T candidate frames the Answerer sees: the Localizer's top k, k uniform frames (method §4, §7), or
+all T (`all`: the paper's BLIP-2^concat baseline over n uniform frames, k = n)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-Selection = Literal["localizer", "uniform"]
-SELECTIONS: tuple[Selection, ...] = ("localizer", "uniform")
+Selection = Literal["localizer", "uniform", "all"]
+SELECTIONS: tuple[Selection, ...] = ("localizer", "uniform", "all")
 
 
 def _check(num_keyframes: int, num_candidates: int) -> None:
@@ -26,7 +27,7 @@ def top_k_keyframes(scores: Tensor, num_keyframes: int) -> Tensor:
 def frames_per_clip(selection: Selection, num_frames: int, num_keyframes: int) -> int:
     """How many frames to sample from a clip: the n candidates for the Localizer to choose among, or for
     `uniform` the k keyframes themselves, one per equal segment of the clip, as the original's uniform baseline
-    samples them (`n_frms=k`, recipe §6); `uniform_keyframes` then keeps all k."""
+    samples them (`n_frms=k`, recipe §6); `uniform_keyframes` then keeps all k. `all` keeps every one of n."""
     return num_keyframes if selection == "uniform" else num_frames
 
 
@@ -39,6 +40,11 @@ def uniform_keyframes(num_candidates: int, num_keyframes: int, batch_size: int, 
     bounds = torch.linspace(0, num_candidates, num_keyframes + 1).long()
     midpoints = (bounds[:-1] + bounds[1:]) // 2
     return midpoints.to(device).unsqueeze(0).expand(batch_size, -1)
+
+
+def all_keyframes(num_candidates: int, batch_size: int, device: torch.device) -> Tensor:
+    """Indices (B, T) of every candidate, in temporal order: the Answerer reads all n frames (k = n)."""
+    return torch.arange(num_candidates, device=device).unsqueeze(0).expand(batch_size, -1)
 
 
 def gather_frames(raw: Tensor, indices: Tensor) -> Tensor:

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from sevila.model.aggregation import AGGREGATIONS, Aggregation, oracle_logits, vote_scores
 from sevila.model.answerer import Answerer, Readout
 from sevila.model.backbone import Blip2Parts
-from sevila.model.keyframes import Selection, gather_frames, top_k_keyframes, uniform_keyframes
+from sevila.model.keyframes import Selection, all_keyframes, gather_frames, top_k_keyframes, uniform_keyframes
 from sevila.model.language import PromptedT5
 from sevila.model.localizer import Localizer
 from sevila.model.precision import PrecisionPolicy, autocast_to, cast_vision
@@ -22,7 +23,9 @@ from sevila.model.query_head import FrameQueryHead
 class ChainOutput:
     """What the forward chain returns for B questions."""
 
-    option_logits: Tensor  # (B, 5) at decoder step 1 (the read-out; teacher-forced with answers), -inf past the options
+    # (B, 5) at decoder step 1 (the read-out; teacher-forced with answers), -inf past the options; `vote`: each
+    # option's votes plus half its mean probability; `oracle`: the logits of one keyframe (`model.aggregation`)
+    option_logits: Tensor
     keyframe_indices: Tensor  # (B, K) positions among the T candidates, in temporal order
     frame_scores: Tensor | None  # (B, T) Localizer yes-logits of all candidates; None when it did not choose
     loss: Tensor | None = None  # the Answerer's T5 loss on the gold `Option X`, when answers were given
@@ -80,8 +83,10 @@ class SeViLA(nn.Module):
         b, t = raw.shape[:2]
         if selection == "uniform":
             return uniform_keyframes(t, self.num_keyframes, b, raw.device), None
+        if selection == "all":
+            return all_keyframes(t, b, raw.device), None
         if selection != "localizer":
-            raise ValueError(f"selection={selection!r}; expected 'localizer' or 'uniform'")
+            raise ValueError(f"selection={selection!r}; expected 'localizer', 'uniform' or 'all'")
         with self.frozen_pass(self.localizer):
             scores = self.localizer(raw, localizer_texts)  # (B, T)
         return top_k_keyframes(scores, self.num_keyframes), scores
@@ -110,16 +115,28 @@ class SeViLA(nn.Module):
         selection: Selection = "localizer",
         answers: Tensor | None = None,
         readout: Readout = "official",
+        aggregation: Aggregation = "concat",
     ) -> ChainOutput:
         """The forward chain (method §4-§5) on raw ViT features of T candidate frames (B, T, P, Dv).
 
-        Keyframes come from the Localizer or the uniform rule; the Answerer reads them in temporal order.
-        Without `answers` the letter logits come from `readout` (`sevila.model.answerer.Readout`). With
-        `answers` (B,) the Answerer is scored teacher-forced on `Option X`, which also gives the loss (Answerer
-        fine-tuning); its position-1 logits equal the `teacher_forced` read-out.
+        Keyframes come from the Localizer, the uniform rule or all T candidates (`selection`). `concat`: the
+        Answerer reads them in temporal order in one input; without `answers` the letter logits come from
+        `readout` (`sevila.model.answerer.Readout`); with `answers` (B,) the Answerer is scored teacher-forced on
+        `Option X`, which also gives the loss (Answerer fine-tuning); its position-1 logits equal the
+        `teacher_forced` read-out. `vote` and `oracle` read each keyframe alone (`readout`) and combine the
+        answers (`sevila.model.aggregation`); `oracle` needs the gold `answers` and gives no loss.
         """
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation={aggregation!r}; expected one of {AGGREGATIONS}")
         keyframes, scores = self.select(raw, localizer_texts, selection)
         chosen = gather_frames(raw, keyframes)  # (B, K, P, Dv)
+        if aggregation != "concat":
+            if (answers is None) == (aggregation == "oracle"):
+                raise ValueError(f"aggregation={aggregation!r} reads the gold answers only for the oracle: "
+                                 "pass answers with 'oracle' and without it for 'vote'")
+            frame_logits = self.answerer.per_frame(chosen, answerer_texts, num_options, readout)  # (B, K, 5)
+            combined = vote_scores(frame_logits, num_options) if answers is None else oracle_logits(frame_logits, answers)
+            return ChainOutput(combined, keyframes, scores)
         if answers is None:
             return ChainOutput(self.answerer(chosen, answerer_texts, num_options, readout), keyframes, scores)
         loss, option_logits = self.answerer.loss(chosen, answerer_texts, num_options, answers)

@@ -12,6 +12,7 @@ from sevila.errors import SevilaError
 from sevila.metrics.accuracy import QARow
 from sevila.metrics.official import check_scorable, grounding_table, qa_table
 from sevila.metrics.windows import GroundingRule, chain_window, frame_times
+from sevila.model.aggregation import Aggregation
 from sevila.model.answerer import Readout
 from sevila.model.keyframes import Selection, frames_per_clip
 from sevila.model.sevila import ChainOutput
@@ -54,6 +55,7 @@ class QAStage(SevilaStage):
     """A stage validated by the forward chain's accuracy: the benchmark's official table (`metrics.official`)."""
 
     selection: Selection = "localizer"  # how validation and test pick the k keyframes
+    aggregation: Aggregation = "concat"  # how the Answerer reads them (`Evaluate` may vote or take the oracle)
 
     def __init__(self, *args: Any, readout: Readout = "official", **kwargs: Any) -> None:
         """A stage validated (or evaluated) by the forward chain's answers.
@@ -91,7 +93,9 @@ class QAStage(SevilaStage):
         return {"eval_num_frames": self.clip_data.frame_counts[1]}
 
     def check_num_keyframes(self, fitting: bool) -> None:
-        """Stop before any frame is decoded if k exceeds the n candidate frames a loop will see."""
+        """Stop before any frame is decoded if k exceeds the n candidate frames a loop will see (`all`: k = n)."""
+        if self.selection == "all":
+            return
         for flag, n in self.keyframe_candidates(fitting).items():
             if self.model.num_keyframes > n:
                 raise SevilaError(
@@ -118,9 +122,12 @@ class QAStage(SevilaStage):
         self.check_split("test")
 
     def chain(self, batch: QABatch, answers: Tensor | None = None) -> ChainOutput:
-        """The model's forward chain on one batch (`answers` -> with the Answerer's loss)."""
+        """The model's forward chain on one batch (`answers` -> with the Answerer's loss; the oracle reads them)."""
+        if self.aggregation == "oracle":
+            answers = batch["answer"]
         return self.model(self.encode(batch), batch["answerer_text"], batch["localizer_text"], batch["num_options"],
-                          selection=self.selection, answers=answers, readout=self.readout)
+                          selection=self.selection, answers=answers, readout=self.readout,
+                          aggregation=self.aggregation)
 
     def validation_step(self, batch: QABatch, batch_idx: int) -> ChainOutput:
         out = self.chain(batch)
