@@ -50,10 +50,9 @@ class Answerer(HeadedModule):
         option_logits = logits[:, 1, self.language.option_ids].float()
         return loss, mask_options(option_logits, num_options)
 
-    def per_frame(self, raw: Tensor, texts: list[str], num_options: Tensor) -> Tensor:
-        """Option logits (B, T, 5) from each frame alone (`Frame: ` layout); raw (B, T, P, Dv)."""
+    def per_frame(self, raw: Tensor, texts: list[str], num_options: Tensor, chunk_size: int | None = None) -> Tensor:
+        """Option logits (B, T, 5) from each frame alone (`Frame: ` layout); raw (B, T, P, Dv); `chunk_size`
+        (question, frame) pairs per T5 call (None: all at once)."""
         b, t = raw.shape[:2]
-        queries = self.head(raw.flatten(0, 1))  # (B*T, Q, D)
-        per_frame_texts = [text for text in texts for _ in range(t)]
-        logits = self.language.option_logits(*self.language.per_frame_inputs(queries, per_frame_texts))
+        logits = self.language.per_frame(self.language.option_logits, self.frame_queries(raw), texts, chunk_size)
         return mask_options(logits.view(b, t, -1), num_options)
