@@ -16,6 +16,7 @@ REF=${TORCHCODEC_REF:-c66da14b}
 fail() { echo "build_torchcodec.sh: $*" >&2; exit 2; }
 
 "$PYTHON" -c "import torch" 2>/dev/null || fail "$PYTHON cannot import torch: run 'make setup' first"
+PYTHON=$("$PYTHON" -c 'import sys; print(sys.executable)')  # absolute: the check at the end runs elsewhere
 command -v cmake >/dev/null || fail "cmake not found: apt-get install cmake"
 pkg-config --exists libavcodec libavformat libavutil libswscale libavdevice libavfilter ||
   fail "FFmpeg development files not found: apt-get install libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev pkg-config"

@@ -202,8 +202,12 @@ def bench_video(path: Path, frames: int, size: int, repeat: int, plain: bool = T
         row["decord_count"] = len(decord.VideoReader(str(path)))
         functions["decord"] = lambda: run_decord(path, indices, size)
     if torchcodec is not None:
-        row["torchcodec_count"] = torchcodec_count(path)
-        functions["torchcodec"] = lambda: run_torchcodec(path, indices, size)
+        try:  # a file torchcodec cannot open or seek fails here, not mid-timing
+            row["torchcodec_count"] = torchcodec_count(path)
+            run_torchcodec(path, indices, size)
+            functions["torchcodec"] = lambda: run_torchcodec(path, indices, size)
+        except RuntimeError as error:
+            row["torchcodec_error"] = str(error).splitlines()[0]
     best, results = interleaved_best(functions, repeat)
     row.update({f"{name}_ms": 1000 * seconds for name, seconds in best.items()})
     with open_video(path) as container:
@@ -211,7 +215,7 @@ def bench_video(path: Path, frames: int, size: int, repeat: int, plain: bool = T
     row["ours_diff"] = mean_diff(results["ours"].frames.permute(0, 2, 3, 1).numpy(), reference)
     if decord is not None:
         row.update(speedup=best["decord"] / best["ours"], decord_diff=mean_diff(results["decord"], reference))
-    if torchcodec is not None:
+    if "torchcodec" in functions:
         row.update(tc_speedup=best["torchcodec"] / best["ours"], tc_diff=mean_diff(results["torchcodec"], reference))
     return row
 
@@ -239,6 +243,9 @@ def print_table(rows: list[dict[str, object]]) -> None:
         counts = "/".join(str(row.get(key, "-")) for key in ("ours_count", "decord_count", "torchcodec_count", "count"))
         cells = [counts if key is None else fmt.format(row[key]) if key in row else "-" for _, key, fmt in columns]
         print(f"{row['video']:<34}" + "".join(f"{cell:>15}" for cell in cells))
+    for row in rows:
+        if "torchcodec_error" in row:
+            print(f"torchcodec fails on {row['video']}: {row['torchcodec_error']}")
     for reader, key in (("decord", "speedup"), ("torchcodec", "tc_speedup")):
         for label, plain in (("plain mp4", True), ("other containers and cuts", False)):
             speedups = [row[key] for row in rows if key in row and row["plain"] == plain]
