@@ -43,7 +43,7 @@ FIT_FLAGS = --model.init_args.backbone=$(BACKBONE) --ckpt_path=last
 FIT_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test demo bench import-checkpoint banner pretrain-localizer finetune-answerer refine eval clean-venv
+.PHONY: help setup test demo bench bench-chain bench-gpu bench-deps import-checkpoint banner pretrain-localizer finetune-answerer refine eval clean-venv
 
 help: ## list the targets and the variables PROFILE (demo|paper), DATASET, BACKBONE, CACHE
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -143,6 +143,15 @@ bench: $(STAMP) ## sampling speed and memory vs decord (pip install -e '.[bench]
 	$(BIN)/python benchmarks/feature_cache.py
 	$(BIN)/python benchmarks/flops.py
 	$(BIN)/python benchmarks/loader.py
+
+bench-chain: $(STAMP) ## forward chain on CPU, mid-size random model: this code against today's (BASELINE=<git rev>)
+	$(BIN)/python benchmarks/chain_batch.py $(if $(BASELINE),--baseline $(BASELINE))
+
+bench-gpu: $(STAMP) ## full-size SeViLA on one GPU, paper dtypes, random weights: s/question, memory, share of peak
+	$(BIN)/python benchmarks/gpu.py $(BENCH_ARGS)
+
+bench-deps: $(STAMP) ## build torchcodec from source against the system FFmpeg for benchmarks/decode.py (CPU torch)
+	bash benchmarks/build_torchcodec.sh $(BIN)/python
 
 clean-venv: ## remove .venv
 	rm -rf $(VENV)

@@ -1,4 +1,4 @@
-"""Frame-sampling speed and memory: our PyAV sampler against decord (the original's reader).
+"""Frame-sampling speed and memory: our PyAV sampler against decord (the original's reader) and torchcodec.
 
 usage: python benchmarks/decode.py [VIDEO ...] [--frames 32] [--size 224] [--repeat 3] [--memory]
 
@@ -6,7 +6,8 @@ Without videos it generates a mix of h264 mp4 clips (5-120 s, 480p/720p, GOP 12/
 folder, and from them the other containers users bring: MPEG-TS (stream copy), MPEG-PS (MPEG-2), an
 mp4 cut at a keyframe with an edit list and one cut mid-GOP (what `ffmpeg -ss S -c copy` makes).
 For each video it samples n frames (evaluation indices) with `sample_frames`, with decord on the
-same indices when decord is installed (`pip install -e '.[bench]'`), with "seq": one sequential
+same indices when decord is installed (`pip install -e '.[bench]'`), with torchcodec on the same indices
+and frame size when it is installed (`make bench-deps` builds it for CPU torch), with "seq": one sequential
 decode of every frame (no seeking, timed once: the reference frames and frame count), and with
 "floor": a plain decode (no conversion) from each needed keyframe up to each sampled frame (mp4
 only: it trusts seeks). `--memory` samples 32 frames from a long 720p video in a subprocess and
@@ -41,6 +42,8 @@ try:
     decord.logging.set_level(decord.logging.QUIET)  # its FFmpeg warns on every frame of the cut files
 except ImportError:  # optional extra `bench`
     decord = None
+
+from torchcodec_reader import run_torchcodec, torchcodec, torchcodec_count  # noqa: E402
 
 CLIPS = [  # name, seconds, (width, height), GOP
     ("480p_5s_gop12", 5, (854, 480), 12),
@@ -198,6 +201,13 @@ def bench_video(path: Path, frames: int, size: int, repeat: int, plain: bool = T
     if decord is not None:
         row["decord_count"] = len(decord.VideoReader(str(path)))
         functions["decord"] = lambda: run_decord(path, indices, size)
+    if torchcodec is not None:
+        try:  # a file torchcodec cannot open or seek fails here, not mid-timing
+            row["torchcodec_count"] = torchcodec_count(path)
+            run_torchcodec(path, indices, size)
+            functions["torchcodec"] = lambda: run_torchcodec(path, indices, size)
+        except RuntimeError as error:
+            row["torchcodec_error"] = str(error).splitlines()[0]
     best, results = interleaved_best(functions, repeat)
     row.update({f"{name}_ms": 1000 * seconds for name, seconds in best.items()})
     with open_video(path) as container:
@@ -205,6 +215,8 @@ def bench_video(path: Path, frames: int, size: int, repeat: int, plain: bool = T
     row["ours_diff"] = mean_diff(results["ours"].frames.permute(0, 2, 3, 1).numpy(), reference)
     if decord is not None:
         row.update(speedup=best["decord"] / best["ours"], decord_diff=mean_diff(results["decord"], reference))
+    if "torchcodec" in functions:
+        row.update(tc_speedup=best["torchcodec"] / best["ours"], tc_diff=mean_diff(results["torchcodec"], reference))
     return row
 
 
@@ -214,26 +226,35 @@ def print_table(rows: list[dict[str, object]]) -> None:
         ("ours ms", "ours_ms", "{:.0f}"),
         ("decord ms", "decord_ms", "{:.0f}"),
         ("decord/ours", "speedup", "{:.2f}x"),
+        ("torchcodec ms", "torchcodec_ms", "{:.0f}"),
+        ("tc/ours", "tc_speedup", "{:.2f}x"),
         ("seq ms", "seq_ms", "{:.0f}"),
         ("floor ms", "floor_ms", "{:.0f}"),
-        ("frames o/d/s", None, ""),  # frame counts: ours, decord's len(VideoReader), seq's
+        ("frames o/d/t/s", None, ""),  # frame counts: ours, decord's len(VideoReader), torchcodec's, seq's
         ("|ours-seq|", "ours_diff", "{:.2f}"),
         ("|decord-seq|", "decord_diff", "{:.2f}"),
+        ("|tc-seq|", "tc_diff", "{:.2f}"),
     ]
     print(f"\n{'video':<34}" + "".join(f"{title:>15}" for title, _, _ in columns))
     for row in rows:
         if "error" in row:
             print(f"{row['video']:<34}ours fails: {row['error']}")
             continue
-        counts = "/".join(str(row.get(key, "-")) for key in ("ours_count", "decord_count", "count"))
+        counts = "/".join(str(row.get(key, "-")) for key in ("ours_count", "decord_count", "torchcodec_count", "count"))
         cells = [counts if key is None else fmt.format(row[key]) if key in row else "-" for _, key, fmt in columns]
         print(f"{row['video']:<34}" + "".join(f"{cell:>15}" for cell in cells))
-    for label, plain in (("plain mp4", True), ("other containers and cuts", False)):
-        speedups = [row["speedup"] for row in rows if "speedup" in row and row["plain"] == plain]
-        if speedups:
-            print(f"geometric mean decord/ours, {label}: {np.exp(np.mean(np.log(speedups))):.2f}x")
+    for row in rows:
+        if "torchcodec_error" in row:
+            print(f"torchcodec fails on {row['video']}: {row['torchcodec_error']}")
+    for reader, key in (("decord", "speedup"), ("torchcodec", "tc_speedup")):
+        for label, plain in (("plain mp4", True), ("other containers and cuts", False)):
+            speedups = [row[key] for row in rows if key in row and row["plain"] == plain]
+            if speedups:
+                print(f"geometric mean {reader}/ours, {label}: {np.exp(np.mean(np.log(speedups))):.2f}x")
     if decord is None:
-        print("decord is not installed (pip install decord): only our times, seq and the floor are shown")
+        print("decord is not installed (pip install decord): its columns are empty")
+    if torchcodec is None:
+        print("torchcodec is not installed (`make bench-deps` builds it for CPU torch): its columns are empty")
 
 
 MEMORY_PROBE = """

@@ -88,15 +88,19 @@ class Pipeline:
     def from_pretrained(
         cls, backbone: str | os.PathLike[str] = DEFAULT_BACKBONE, checkpoints: Iterable[str | os.PathLike[str]] = (),
         *, device: str | torch.device | None = None, dtype: DType = None, vision_dtype: DType = None,
-        language_dtype: DType = None,
+        language_dtype: DType = None, chunk_size: int | None = None,
     ) -> Pipeline:
         """BLIP-2 `backbone` (hub name or folder) with the heads of the given stage outputs (none: zero-shot).
 
         `device` defaults to CUDA when present. `dtype` casts the frozen ViT and T5 (`vision_dtype` and
         `language_dtype` each one of them); by default float32 on CPU and, on GPU, the original's float16
-        ViT and bfloat16 T5. The trained heads stay float32.
+        ViT and bfloat16 T5. The trained heads stay float32. `chunk_size` bounds the frames per ViT call and the
+        (question, frame) pairs per Localizer T5 call (`SeViLA.chunk_size`; none: all at once).
         """
+        if chunk_size is not None and chunk_size < 1:
+            raise SevilaError(f"chunk_size is {chunk_size}; expected a positive integer or None (all at once)")
         model = SeViLA(load_blip2(backbone))
+        model.chunk_size = chunk_size
         for path in checkpoints:
             log.info("loaded %s from %s", ", ".join(load_all_heads(model, path)), path)
         target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

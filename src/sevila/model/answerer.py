@@ -51,17 +51,17 @@ class Answerer(HeadedModule):
         return loss, mask_options(option_logits, num_options)
 
     def per_frame(
-        self, raw: Tensor, texts: list[str], num_options: Tensor, readout: Readout = "teacher_forced"
+        self, raw: Tensor, texts: list[str], num_options: Tensor, readout: Readout = "teacher_forced",
+        chunk_size: int | None = None,
     ) -> Tensor:
-        """Option logits (B, T, 5) from each frame alone (`Frame: ` layout); raw (B, T, P, Dv).
+        """Option logits (B, T, 5) from each frame alone (`Frame: ` layout); raw (B, T, P, Dv); `chunk_size`
+        (question, frame) pairs per T5 call (None: all at once).
 
         Teacher-forced by default, as the pseudo-label rule reads them (method §6); voting reads them as the chain
         reads its answers (`readout`)."""
         if readout not in READOUTS:
             raise ValueError(f"readout={readout!r}; expected one of {READOUTS}")
         b, t = raw.shape[:2]
-        queries = self.head(raw.flatten(0, 1))  # (B*T, Q, D)
-        per_frame_texts = [text for text in texts for _ in range(t)]
-        inputs = self.language.per_frame_inputs(queries, per_frame_texts)
         read = self.language.generated_option_logits if readout == "official" else self.language.option_logits
-        return mask_options(read(*inputs).view(b, t, -1), num_options)
+        logits = self.language.per_frame(read, self.frame_queries(raw), texts, chunk_size)
+        return mask_options(logits.view(b, t, -1), num_options)

@@ -60,7 +60,7 @@ def load_blip2(name_or_dir: str | os.PathLike[str] = DEFAULT_BACKBONE) -> Blip2P
         config = untied_config(local) if local.exists() else None
         with progress_on_terminal():
             model = Blip2ForConditionalGeneration.from_pretrained(
-                name, config=config, dtype=torch.float32, low_cpu_mem_usage=True
+                name, config=config, dtype=torch.float32, low_cpu_mem_usage=True, attn_implementation="sdpa"
             )
         tokenizer = AutoTokenizer.from_pretrained(name)
     except OSError as error:

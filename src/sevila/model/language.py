@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 from transformers import PreTrainedTokenizerBase
 
 from sevila import prompts
+from sevila.model.chunks import over_chunks
 from sevila.model.precision import autocast_to, promoted_cat
 from sevila.model.tokenizer import encode_prefix, single_token_id
 
@@ -53,15 +56,32 @@ class PromptedT5:
         ids = self.frame_prefix_ids if text == prompts.FRAME_PREFIX else encode_prefix(self.tokenizer, text)
         return self.embed(torch.tensor(ids, device=self.device))
 
+    def frame_texts(self, texts: list[str], frames: int) -> tuple[Tensor, Tensor]:
+        """Ids and mask (B*F, L) of each of B question texts for each of its F frames: each text tokenized once."""
+        ids, mask = self.tokenize(texts)
+        return ids.repeat_interleave(frames, dim=0), mask.repeat_interleave(frames, dim=0)
+
     def per_frame_inputs(self, queries: Tensor, texts: list[str]) -> tuple[Tensor, Tensor]:
         """`[Frame: ; queries; text]` for each of N frames; `texts` has N entries (method §3)."""
+        return self.frame_inputs(queries, *self.tokenize(texts))
+
+    def frame_inputs(self, queries: Tensor, text_ids: Tensor, text_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """`per_frame_inputs` on tokenized texts, ids and mask (N, L) (`frame_texts`)."""
         n = queries.shape[0]
         prefix = self.prefix_embeds(prompts.FRAME_PREFIX).unsqueeze(0).expand(n, -1, -1)  # (N, Lp, D)
-        text_ids, text_mask = self.tokenize(texts)
         # bf16 text with fp32 (eval) or fp16 (training) queries promotes to fp32, as in the original on CUDA
         embeds = promoted_cat([prefix, queries, self.embed(text_ids)], dim=1)  # (N, Lp+Q+L, D)
         visual_mask = text_mask.new_ones(n, prefix.shape[1] + queries.shape[1])
         return embeds, torch.cat([visual_mask, text_mask], dim=1)
+
+    def per_frame(
+        self, read: Callable[[Tensor, Tensor], Tensor], queries: Tensor, texts: list[str], chunk_size: int | None
+    ) -> Tensor:
+        """`read` (`yes_scores`, `option_logits`) of `per_frame_inputs` for the B*F (question, frame) pairs of
+        queries (B*F, Q, D) and B texts, `chunk_size` pairs per T5 call."""
+        ids, mask = self.frame_texts(texts, queries.shape[0] // len(texts))
+        return over_chunks(lambda q, i, m: read(*self.frame_inputs(q, i, m)), queries.shape[0], chunk_size,
+                           queries, ids, mask)
 
     def multi_frame_inputs(self, queries: Tensor, texts: list[str]) -> tuple[Tensor, Tensor]:
         """`[Frame 1: ; q_1; ...; Frame K: ; q_K; text]` for B questions; queries (B, K, Q, D) (method §3)."""

@@ -53,3 +53,10 @@ class HeadedModule(nn.Module):
         super().__init__()
         self.head = head
         self.language = language
+
+    def frame_queries(self, raw: Tensor) -> Tensor:
+        """Soft tokens (B*T, Q, Dt) of every frame of raw (B, T, P, Dv), through the head once per distinct clip:
+        features expanded over B questions of one clip (stride 0, `inference.answer_questions`) are the same."""
+        if raw.shape[0] > 1 and raw.stride(0) == 0:
+            return self.head(raw[0]).repeat(raw.shape[0], 1, 1)
+        return self.head(raw.flatten(0, 1))

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from sevila.model.aggregation import AGGREGATIONS, Aggregation, oracle_logits, vote_scores
 from sevila.model.answerer import Answerer, Readout
 from sevila.model.backbone import Blip2Parts
+from sevila.model.chunks import over_chunks
 from sevila.model.keyframes import Selection, all_keyframes, gather_frames, top_k_keyframes, uniform_keyframes
 from sevila.model.language import PromptedT5
 from sevila.model.localizer import Localizer
@@ -56,6 +57,8 @@ class SeViLA(nn.Module):
         # True: the frozen passes (keyframe selection, pseudo-labels) follow the module modes, so in train mode
         # they run with dropout, as the original does (recipe §5); False: they always run in eval mode.
         self.frozen_dropout = True
+        # Frames per ViT call and (question, frame) pairs per T5 call of the frozen passes; None: all at once.
+        self.chunk_size: int | None = None
 
     @property
     def image_size(self) -> int:
@@ -67,10 +70,14 @@ class SeViLA(nn.Module):
         b, t = frames.shape[:2]
         weight = self.vision_model.embeddings.patch_embedding.weight
         pixels = frames.flatten(0, 1).to(device=weight.device, dtype=weight.dtype)
-        with autocast_to(weight.device, self.precision.vision):
-            hidden = self.vision_model.embeddings(pixels)
-            hidden = self.vision_model.encoder(inputs_embeds=hidden).last_hidden_state  # (B*T, P, Dv)
+        hidden = over_chunks(self._vit_tokens, pixels.shape[0], self.chunk_size, pixels)  # (B*T, P, Dv)
         return hidden.view(b, t, *hidden.shape[1:])
+
+    def _vit_tokens(self, pixels: Tensor) -> Tensor:
+        """(N, 3, H, W) -> (N, P, Dv) raw ViT tokens, under the policy's vision autocast."""
+        with autocast_to(pixels.device, self.precision.vision):
+            hidden = self.vision_model.embeddings(pixels)
+            return self.vision_model.encoder(inputs_embeds=hidden).last_hidden_state
 
     @torch.no_grad()
     def select(
@@ -88,7 +95,7 @@ class SeViLA(nn.Module):
         if selection != "localizer":
             raise ValueError(f"selection={selection!r}; expected 'localizer', 'uniform' or 'all'")
         with self.frozen_pass(self.localizer):
-            scores = self.localizer(raw, localizer_texts)  # (B, T)
+            scores = self.localizer(raw, localizer_texts, self.chunk_size)  # (B, T)
         return top_k_keyframes(scores, self.num_keyframes), scores
 
     @contextmanager
@@ -134,8 +141,10 @@ class SeViLA(nn.Module):
             if (answers is None) == (aggregation == "oracle"):
                 raise ValueError(f"aggregation={aggregation!r} reads the gold answers only for the oracle: "
                                  "pass answers with 'oracle' and without it for 'vote'")
-            frame_logits = self.answerer.per_frame(chosen, answerer_texts, num_options, readout)  # (B, K, 5)
-            combined = vote_scores(frame_logits, num_options) if answers is None else oracle_logits(frame_logits, answers)
+            # (B, K, 5): each keyframe alone, read as the chain reads its answers
+            frame_logits = self.answerer.per_frame(chosen, answerer_texts, num_options, readout, self.chunk_size)
+            combined = (vote_scores(frame_logits, num_options) if answers is None
+                        else oracle_logits(frame_logits, answers))
             return ChainOutput(combined, keyframes, scores)
         if answers is None:
             return ChainOutput(self.answerer(chosen, answerer_texts, num_options, readout), keyframes, scores)
@@ -180,4 +189,5 @@ class SeViLA(nn.Module):
     def pseudo_labels(self, raw: Tensor, answerer_texts: list[str], num_options: Tensor, answers: Tensor) -> Tensor:
         """Reverse chain (method §6): frame t is a keyframe iff the Answerer, from it alone, picks the gold option."""
         with self.frozen_pass(self.answerer):
-            return pseudo_labels_from_logits(self.answerer.per_frame(raw, answerer_texts, num_options), answers)
+            logits = self.answerer.per_frame(raw, answerer_texts, num_options, chunk_size=self.chunk_size)  # (B, T, 5)
+            return pseudo_labels_from_logits(logits, answers)

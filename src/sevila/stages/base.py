@@ -60,6 +60,7 @@ class SevilaStage(L.LightningModule):
         recipe_accumulation: int = 1,
         lr_schedule: Schedule = "official",
         dropout: Dropout = "trained",
+        chunk_size: int | None = None,
     ) -> None:
         """What every stage shares.
 
@@ -96,6 +97,8 @@ class SevilaStage(L.LightningModule):
             dropout: which training passes run with dropout: `none`; `trained` (the trained module's Q-Former
                 and the T5 in its pass); `all` (also the frozen module's pass: stage 2's Localizer picking
                 keyframes, stage 3's Answerer making pseudo-labels), as the original (paper profile).
+            chunk_size: frames per ViT call and (question, frame) pairs per T5 call in the frozen passes (the
+                Localizer's frame scores, stage 3's pseudo-labels), to bound their memory; none = all at once.
         """
         super().__init__()
         self.save_hyperparameters()
@@ -111,12 +114,13 @@ class SevilaStage(L.LightningModule):
                 log.info("%s: %s starts from %s", self.stage_name, module, path)
         self.model.train_only(self.trains)
         for name, value in (("global_batch_size", global_batch_size), ("max_device_batch_size", max_device_batch_size),
-                            ("recipe_accumulation", recipe_accumulation)):
+                            ("recipe_accumulation", recipe_accumulation), ("chunk_size", chunk_size)):
             if value is not None and value < 1:
                 raise SevilaError(f"model.{name} is {value}; expected a positive integer")
         self.optimizer_settings = OptimizerSettings(lr, weight_decay, betas, warmup_steps, warmup_start_lr, min_lr,
                                                     recipe_accumulation, lr_schedule)
         self.model.frozen_dropout = dropout == "all"
+        self.model.chunk_size = chunk_size
         self.strict_loading = False  # checkpoints hold the trained heads only
         self.skipped_videos = SkippedVideos()
         vision = vision_fingerprint(self.model.backbone_name, self.model.vision_model, self.model.precision.vision)
