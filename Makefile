@@ -28,7 +28,10 @@ LOCALIZER ?= $(CKPT)/$(MOMENTS)/localizer.safetensors
 # NExT-GQA is evaluation only: its questions are NExT-QA's, so it uses the NExT-QA stage outputs.
 TRAINED_ON := $(if $(filter nextgqa,$(DATASET)),nextqa,$(DATASET))
 ANSWERER ?= $(CKPT)/$(TRAINED_ON)/answerer.safetensors
-REFINED ?= $(CKPT)/$(TRAINED_ON)/localizer_refined.safetensors
+# `make refine ANSWERER=` refines with the zero-shot Answerer, `LOCALIZER=` from BLIP-2's Q-Former (paper Table 5):
+# each gets its own output and (for the Answerer) its own pseudo-label cache, so no setting overwrites another's.
+REFINE_TAG = $(if $(ANSWERER),,_zero-shot-answerer)$(if $(LOCALIZER),,_no-pretraining)
+REFINED ?= $(CKPT)/$(TRAINED_ON)/localizer_refined$(REFINE_TAG).safetensors
 LAVIS ?= sevila_pretrained.pth
 # ViT features of evaluation and refinement frames, reused across epochs and runs; CACHE= turns the cache off
 CACHE ?= $(CKPT)/features
@@ -46,6 +49,7 @@ help: ## list the targets and the variables PROFILE (demo|paper), DATASET, BACKB
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 	@echo "  now: PROFILE=$(PROFILE) DATASET=$(DATASET) MOMENTS=$(MOMENTS) BACKBONE=$(BACKBONE) CACHE=$(CACHE)"
 	@echo "  eval: SELECTION=$(SELECTION) EVAL_LOCALIZER=$(EVAL_LOCALIZER) EVAL_ANSWERER=$(EVAL_ANSWERER) (empty = zero-shot)"
+	@echo "  refine: ANSWERER=$(ANSWERER) LOCALIZER=$(LOCALIZER) (ANSWERER= empty: zero-shot Answerer; LOCALIZER= empty: BLIP-2's Q-Former) -> $(REFINED)"
 	@echo "  recipes: stages/recipes/<stage>/<dataset>.yaml (paper Table 11 and the official run scripts)"
 	@echo "  a stage whose output exists is skipped: delete the output to run it again; it resumes an unfinished run"
 	@echo "  of the same configuration, trains a changed one in a new run-<digest> folder, and names the folder to"
@@ -77,10 +81,11 @@ finetune-answerer: $(STAMP) banner ## stage 2: Answerer on DATASET with the stag
 	  --model.init_args.export_path=$(ANSWERER) --trainer.default_root_dir=$(CKPT)/$(DATASET)/finetune_answerer $(FIT_ARGS)
 
 refine: $(STAMP) banner ## stage 3: self-refine the Localizer with the fine-tuned Answerer -> localizer_refined.safetensors
-	@test -f $(ANSWERER) || { echo "missing $(ANSWERER): run 'make finetune-answerer PROFILE=$(PROFILE) DATASET=$(DATASET)' first"; exit 2; }
+	@$(if $(ANSWERER),$(call NEED,$(ANSWERER),run 'make finetune-answerer PROFILE=$(PROFILE) DATASET=$(DATASET)' first or give ANSWERER= (empty) to refine with the zero-shot Answerer))
+	@$(if $(LOCALIZER),$(call NEED,$(LOCALIZER),run 'make pretrain-localizer PROFILE=$(PROFILE)' first or give LOCALIZER= (empty) to start from BLIP-2's Q-Former))
 	@test -f $(REFINED) && echo "$(REFINED) exists: skipping (delete it to run the stage again; make help)" || \
-	$(SEVILA) fit $(call CONFIGS,refine_localizer,$(DATASET)) $(FIT_FLAGS) --model.init_args.init_localizer=$(LOCALIZER) \
-	  --model.init_args.init_answerer=$(ANSWERER) --model.init_args.cache_dir=$(CKPT)/$(DATASET)/pseudo_labels $(FEATURES) \
+	$(SEVILA) fit $(call CONFIGS,refine_localizer,$(DATASET)) $(FIT_FLAGS) $(if $(LOCALIZER),--model.init_args.init_localizer=$(LOCALIZER)) \
+	  $(if $(ANSWERER),--model.init_args.init_answerer=$(ANSWERER)) --model.init_args.cache_dir=$(CKPT)/$(DATASET)/pseudo_labels$(if $(ANSWERER),,_zero-shot) $(FEATURES) \
 	  --model.init_args.export_path=$(REFINED) --trainer.default_root_dir=$(CKPT)/$(DATASET)/refine_localizer $(FIT_ARGS)
 
 # $(call EVALUATE,selection,localizer weights or empty,answerer weights or empty,output folder)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -36,6 +37,7 @@ from sevila.data.datasets import (
 from sevila.data.transforms import CROP_RESIZES, CropResize
 from sevila.data.video_paths import load_video_map
 from sevila.errors import SevilaError
+from sevila.prompts import ANSWERER_WORDINGS, LOCALIZER_WORDINGS, PAPER, wording
 
 
 class EpochSampler(Sampler[tuple[int, int]]):
@@ -129,6 +131,7 @@ class ClipDataModule(L.LightningDataModule, ABC):
     """
 
     benchmark: ClassVar[Benchmark]  # the facts of the benchmark this module serves (`sevila.benchmarks`)
+    answerer_instruction: str | None = None  # a QA module's Answerer wording; None = the paper's (stage 3 keys on it)
     file_format: ClassVar[str]
     collate: ClassVar[Callable[[Sequence[Any]], Any]]
 
@@ -263,16 +266,26 @@ class VideoQADataModule(ClipDataModule):
         annotation_dir: folder holding the split files (SeViLA JSON, made by `sevila prepare`).
         video_dir: folder holding the videos (path rules per benchmark: `sevila.data.video_paths`).
         video_map: NExT-QA only: map_vid_vidorID.json for records that hold bare video ids.
+        localizer_prompt: the Localizer's yes/no instruction after the question and options: a name of
+            `sevila.prompts.LOCALIZER_WORDINGS` (paper, relevant, sufficient, evidence) or a sentence of your own;
+            `paper` = the paper's wording for the benchmark.
+        answerer_prompt: the Answerer's instruction (after the options; VLEP: before them): a name of
+            `sevila.prompts.ANSWERER_WORDINGS` (paper, frames, short) or a sentence of your own.
     """
 
     file_format = QA_FORMAT
     collate = staticmethod(collate_qa)
 
-    def __init__(self, annotation_dir: str, video_dir: str, *, video_map: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, annotation_dir: str, video_dir: str, *, video_map: str | None = None, localizer_prompt: str = PAPER,
+        answerer_prompt: str = PAPER, **kwargs: Any,
+    ) -> None:
         super().__init__(annotation_dir, video_dir, **kwargs)
         if video_map is not None and self.benchmark.layout != "nextqa":
             raise SevilaError(f"--data.video_map applies to NExT-QA only, not {self.name}; remove it")
         self.video_map = load_video_map(video_map) if video_map is not None else None
+        self.localizer_instruction = wording(localizer_prompt, LOCALIZER_WORDINGS, "localizer_prompt")
+        self.answerer_instruction = wording(answerer_prompt, ANSWERER_WORDINGS, "answerer_prompt")
 
     def _read(self, path: Path) -> list[QARecord]:
         records = read_qa_annotations(path)
@@ -292,7 +305,8 @@ class VideoQADataModule(ClipDataModule):
             num_frames,
             self.frame_size,
             train,
-            event_record_prompts if self.benchmark.task == "event" else question_prompts,
+            partial(event_record_prompts if self.benchmark.task == "event" else question_prompts,
+                    localizer_instruction=self.localizer_instruction, answerer_instruction=self.answerer_instruction),
             video_map=self.video_map,
             seed=self.seed,
             on_bad_video=self.on_bad_video,

@@ -85,14 +85,18 @@ class SkippedVideo(NamedTuple):
     reason: str
 
 
-def question_prompts(record: QARecord) -> Prompts:
+def question_prompts(
+    record: QARecord, localizer_instruction: str | None = None, answerer_instruction: str | None = None
+) -> Prompts:
     """Prompts of a multiple-choice question (NExT-QA, STAR, How2QA, TVQA); picklable for workers."""
-    return qa_prompts(record.question, record.options)
+    return qa_prompts(record.question, record.options, localizer_instruction, answerer_instruction)
 
 
-def event_record_prompts(record: QARecord) -> Prompts:
+def event_record_prompts(
+    record: QARecord, localizer_instruction: str | None = None, answerer_instruction: str | None = None
+) -> Prompts:
     """Prompts of a VLEP example, which has no question (sevila-method.md §2)."""
-    return event_prompts(record.options)
+    return event_prompts(record.options, localizer_instruction, answerer_instruction)
 
 
 def item_seed(seed: int, epoch: int, index: int) -> int:

@@ -93,7 +93,9 @@ class QAStage(SevilaStage):
         return {"eval_num_frames": self.clip_data.frame_counts[1]}
 
     def check_num_keyframes(self, fitting: bool) -> None:
-        """Stop before any frame is decoded if k exceeds the n candidate frames a loop will see."""
+        """Stop before any frame is decoded if k exceeds the n candidate frames a loop will see (`all`: k = n)."""
+        if self.selection == "all":
+            return
         for flag, n in self.keyframe_candidates(fitting).items():
             if self.model.num_keyframes > n:
                 raise SevilaError(

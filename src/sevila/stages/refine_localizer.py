@@ -1,7 +1,8 @@
-"""Stage 3: self-refine the Localizer on pseudo-labels from the frozen fine-tuned Answerer (method §6)."""
+"""Stage 3: self-refine the Localizer on pseudo-labels from the frozen Answerer (method §6)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from sevila.model.digest import weights_digest
 from sevila.stages.pseudo_labels import PseudoLabelCache
 from sevila.stages.qa_stage import QAStage
 
+log = logging.getLogger(__name__)
+
 
 class RefineLocalizer(QAStage):
     """Trains the Localizer per frame on `yes` iff the Answerer, from that frame alone, answers correctly."""
@@ -23,7 +26,9 @@ class RefineLocalizer(QAStage):
     def __init__(
         self, *args: Any, cache_dir: str = "checkpoints/pseudo_labels", flush_every: int = 50, **kwargs: Any
     ) -> None:
-        """Stage 3 of SeViLA.
+        """Stage 3 of SeViLA. The paper refines with the fine-tuned Answerer (`init_answerer`); without one the
+        labels come from the zero-shot Answerer and without `init_localizer` the Localizer starts from BLIP-2's
+        Q-Former instead of the pre-trained one (paper Table 5).
 
         Args:
             cache_dir: folder of the pseudo-label cache (reused by later epochs and restarts).
@@ -34,11 +39,20 @@ class RefineLocalizer(QAStage):
         self.flush_every = flush_every
         self.cache: PseudoLabelCache | None = None
         self.answerer_calls = 0  # questions sent to the Answerer for labels: 0 once everything is cached
+        if not self.hparams.init_answerer:
+            log.info("refine_localizer: no model.init_answerer: pseudo-labels come from the zero-shot Answerer "
+                     "(BLIP-2's Q-Former as is), not a fine-tuned one")
+        if not self.hparams.init_localizer:
+            log.info("refine_localizer: no model.init_localizer: the Localizer starts from BLIP-2's Q-Former, "
+                     "not a pre-trained one")
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
         producer = {"backbone": self.model.backbone_name, "answerer": weights_digest(self.model.answerer),
                     **self.model.precision.describe(), "frozen_dropout": self.model.frozen_dropout}
+        instruction = self.clip_data.answerer_instruction  # the labels depend on the Answerer's text
+        if instruction is not None:  # only when not the paper's, so caches made before this key stay valid
+            producer["answerer_prompt"] = instruction
         self.cache = PseudoLabelCache(Path(self.cache_dir), producer, rank=self.global_rank)
 
     def pseudo_labels(self, raw: Tensor, batch: QABatch) -> Tensor:
