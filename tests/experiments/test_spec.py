@@ -16,7 +16,7 @@ from sevila.experiments.spec import load_experiment
 # name -> (cells, distinct stage runs) on the tiny settings
 SHIPPED = {
     "table2_3": (8, 14), "table5": (4, 7), "table7": (7, 8), "table9": (4, 5), "table14": (3, 10),
-    "keyframes_k": (4, 9),
+    "keyframes_k": (4, 9), "table16": (4, 5),
 }
 
 
@@ -43,10 +43,13 @@ def test_cells_share_the_stage_runs_of_equal_configuration_across_experiments(st
     context = _context(stages, tmp_path, tiny_backbone_dir)
     planned = {name: plan_cells(load_experiment(name, stages / "experiments"), context) for name in SHIPPED}
     runs = {name: {cell.spec.setting: cell.runs for cell in cells} for name, cells in planned.items()}
-    assert len({run.folder for cells in planned.values() for cell in cells for run in cell.runs}) == 39
+    assert len({run.folder for cells in planned.values() for cell in cells for run in cell.runs}) == 42
     # the same evaluation of the same weights, named in two tables, is one folder
     assert runs["table5"]["pre-trained"][-1].folder == runs["table2_3"]["zero-shot, Localizer pre-trained"][-1].folder
     assert runs["table14"]["round 1"] == runs["table2_3"]["fine-tuned, Localizer pre-trained + refined"]
+    # the paper wording is the default: naming it changes nothing
+    assert [r.folder for r in runs["table16"]["paper"]] == [
+        r.folder for r in runs["table2_3"]["zero-shot, Localizer pre-trained"]]
     # k=2 is the tiny settings' default: a setting equal to its layers' value is the same configuration
     assert runs["keyframes_k"]["k=2"][1].folder == runs["table2_3"]["fine-tuned, Localizer pre-trained"][1].folder
     assert runs["keyframes_k"]["k=1"][1].folder != runs["keyframes_k"]["k=2"][1].folder
@@ -97,7 +100,7 @@ def test_a_bad_experiment_file_is_one_line_and_exit_2(tree: dict, expected: str,
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
-    (["tabel7"], "unknown experiment 'tabel7'; known: keyframes_k, table14, table2_3, table5, table7, table9"),
+    (["tabel7"], "unknown experiment 'tabel7'; known: keyframes_k, table14, table16, table2_3, table5, table7, table9"),
     (["table7", "--cells", "n=99*"], "--cells 'n=99*' matches no cell of table7; its cells: BLIP-2 voting, 8 frames;"),
     (["table7", "--profile", "lab"], "argument --profile: invalid choice: 'lab'"),
     (["table7", "--dataset", "nextqa2"], "--dataset nextqa2: no "),

@@ -2,7 +2,7 @@
 
 A stage run's folder is `<checkpoints>/experiments/stages/<stage>/<digest>/`, the digest taken over everything
 that decides what the run computes: its configuration (the parsed layers: data, stage, recipe, profile, extra,
-merged, then its settings; so a setting equal to the layers' value changes nothing), the backbone, the contents of the annotation files, and the digests of the runs whose heads it starts from.
+merged, then its settings, then the classes' defaults; so naming a value already in force changes nothing), the backbone, the contents of the annotation files, and the digests of the runs whose heads it starts from.
 Two cells that need the same stage run therefore share its folder, and cells of other settings never do.
 Where outputs go (folders, the feature cache, the export) is derived from the digest, never part of it.
 """
@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from sevila.errors import SevilaError
+from sevila.experiments.settings_check import class_defaults
 from sevila.experiments.spec import RunSpec
 from sevila.stages.runs import file_digest
 
@@ -28,10 +29,6 @@ EXPORTS = {"pretrain_localizer": "localizer.safetensors", "finetune_answerer": "
 MOMENTS = {"demo": "demo_moments", "paper": "qvhighlights"}
 BACKBONES = {"demo": "data/demo/backbone", "paper": "Salesforce/blip2-flan-t5-xl"}
 DATASETS = {"demo": "demo_qa", "paper": "nextqa"}
-# What the runner passes itself: a cell names the runs to start from, and the folders follow from the digest.
-RESERVED = ("model.init_args.backbone", "model.init_args.init_localizer", "model.init_args.init_answerer",
-            "model.init_args.export_path", "model.init_args.output_dir", "model.init_args.cache_dir",
-            "model.init_args.feature_cache", "trainer.default_root_dir", "ckpt_path")
 
 
 @dataclass(frozen=True)
@@ -148,6 +145,16 @@ def merged(configs: tuple[Path, ...], settings: Mapping[str, Any]) -> dict[str, 
     return tree
 
 
+def with_defaults(tree: Mapping[str, Any]) -> dict[str, Any]:
+    """The merged config with the model's and DataModule's defaults filled in: naming a default changes nothing."""
+    full = json.loads(json.dumps(tree, default=str))
+    for section in ("model", "data"):
+        node = full.get(section) or {}
+        if node.get("class_path"):
+            node["init_args"] = {**class_defaults(node["class_path"]), **(node.get("init_args") or {})}
+    return full
+
+
 def annotation_digests(tree: Mapping[str, Any]) -> dict[str, str]:
     """sha256 of every file in the data's annotation folder: other questions are other results."""
     folder = (tree.get("data") or {}).get("init_args", {}).get("annotation_dir")
@@ -162,7 +169,7 @@ def plan_run(run: RunSpec, context: Context, inputs: Mapping[str, StageRun]) -> 
     tree = merged(configs, run.settings)
     identity = {
         "stage": run.stage,
-        "config": tree,
+        "config": with_defaults(tree),
         "backbone": context.backbone,
         "annotations": annotation_digests(tree),
         "inputs": {key: stage_run.digest for key, stage_run in sorted(inputs.items())},

@@ -11,9 +11,12 @@ from typing import Any
 from jsonargparse import ArgumentParser
 
 from sevila.errors import SevilaError
-from sevila.experiments.plan import RESERVED
 
 SECTIONS = ("model.init_args.", "data.init_args.", "trainer.")
+# What the runner passes itself: a cell names the runs to start from, and the folders follow from the digest.
+RESERVED = ("model.init_args.backbone", "model.init_args.init_localizer", "model.init_args.init_answerer",
+            "model.init_args.export_path", "model.init_args.output_dir", "model.init_args.cache_dir",
+            "model.init_args.feature_cache", "trainer.default_root_dir", "ckpt_path")
 
 
 @lru_cache(maxsize=None)
@@ -24,6 +27,11 @@ def _parser(class_path: str) -> ArgumentParser:
     parser = ArgumentParser(exit_on_error=False)
     parser.add_class_arguments(cls, "x", fail_untyped=False)
     return parser
+
+
+def class_defaults(class_path: str) -> dict[str, Any]:
+    """A class's constructor defaults as `sevila fit|test` fills them in, e.g. DemoQA's localizer_prompt 'paper'."""
+    return _parser(class_path).get_defaults().x.as_dict()
 
 
 def _class_of(section: str, tree: Mapping[str, Any]) -> str:
