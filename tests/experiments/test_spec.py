@@ -121,3 +121,18 @@ def test_the_demo_profile_without_the_demo_data_says_to_run_make_demo(stages: Pa
     assert sevila_main(["experiment", "table7", *args]) == 2
     assert capsys.readouterr().err == (f"sevila experiment: error: {tmp_path / 'no_backbone'}: not found; "
                                        "run `make demo` first (it builds the demo data and backbone)\n")
+
+
+def test_dry_run_lists_every_cell_and_its_stage_runs_and_runs_nothing(stages: Path, tmp_path: Path,
+                                                                       tiny_backbone_dir: Path, capsys) -> None:
+    args = experiment_args(tmp_path, stages, tiny_backbone_dir, write_tiny_overlay(tmp_path / "tiny.yaml"))
+    assert sevila_main(["experiment", "table7", "--dry-run", "--cells", "n=16*", *args]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" /")[0] for line in lines] == [
+        "[1/2] table7 n=16 k=1: to run", "    pretrain_localizer: to run", "    evaluate: to run",
+        "[2/2] table7 n=16 k=4: to run", "    pretrain_localizer: to run", "    evaluate: to run"]
+    folders = [Path(line.split(" to run ")[1]) for line in lines if line.startswith("    ")]
+    stage_root = tmp_path / "checkpoints" / "experiments" / "stages"
+    assert folders[0] == folders[2] and folders[0].parent == stage_root / "pretrain_localizer"
+    assert folders[1] != folders[3] and {f.parent for f in folders[1::2]} == {stage_root / "evaluate"}
+    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "results").exists()
