@@ -2,7 +2,9 @@
 
 A stage run's folder is `<checkpoints>/experiments/stages/<stage>/<digest>/`, the digest taken over everything
 that decides what the run computes: its configuration (the parsed layers: data, stage, recipe, profile, extra,
-merged, then its settings, then the classes' defaults; so naming a value already in force changes nothing), the backbone, the contents of the annotation files, and the digests of the runs whose heads it starts from.
+merged, then its settings, then the classes' defaults; so naming a value already in force changes nothing), the
+backbone (a local folder by its files' contents: a rebuilt demo backbone trains afresh), the contents of the
+annotation files, and the digests of the runs whose heads it starts from.
 Two cells that need the same stage run therefore share its folder, and cells of other settings never do.
 Where outputs go (folders, the feature cache, the export) is derived from the digest, never part of it.
 """
@@ -13,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +158,17 @@ def with_defaults(tree: Mapping[str, Any]) -> dict[str, Any]:
     return full
 
 
+@lru_cache(maxsize=None)
+def backbone_identity(backbone: str) -> dict[str, Any]:
+    """A hub name as it is; a local folder by its files: contents up to 64 MiB (the demo's), else their sizes."""
+    folder = Path(backbone)
+    if not folder.is_dir():
+        return {"name": backbone}
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
+    return {"name": backbone, "files": {str(path.relative_to(folder)): file_digest(path)
+                                        if path.stat().st_size <= 64 << 20 else path.stat().st_size for path in files}}
+
+
 def annotation_digests(tree: Mapping[str, Any]) -> dict[str, str]:
     """sha256 of every file in the data's annotation folder: other questions are other results."""
     folder = (tree.get("data") or {}).get("init_args", {}).get("annotation_dir")
@@ -170,7 +184,7 @@ def plan_run(run: RunSpec, context: Context, inputs: Mapping[str, StageRun]) -> 
     identity = {
         "stage": run.stage,
         "config": with_defaults(tree),
-        "backbone": context.backbone,
+        "backbone": backbone_identity(context.backbone),
         "annotations": annotation_digests(tree),
         "inputs": {key: stage_run.digest for key, stage_run in sorted(inputs.items())},
     }
