@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,19 @@ def test_dry_run_lists_every_cell_and_its_stage_runs_and_runs_nothing(stages: Pa
     assert folders[0] == folders[2] and folders[0].parent == stage_root / "pretrain_localizer"
     assert folders[1] != folders[3] and {f.parent for f in folders[1::2]} == {stage_root / "evaluate"}
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "results").exists()
+
+
+def test_a_backbone_with_other_weights_trains_in_other_folders(stages: Path, tmp_path: Path,
+                                                               tiny_backbone_dir: Path) -> None:
+    other = tmp_path / "other_backbone"
+    shutil.copytree(tiny_backbone_dir, other)
+    weights = next(other.glob("*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # one bit of other weights
+    weights.write_bytes(bytes(data))
+    experiment = load_experiment("table5", stages / "experiments")
+    first = plan_cells(experiment, _context(stages, tmp_path, tiny_backbone_dir))
+    again = plan_cells(experiment, _context(stages, tmp_path, tiny_backbone_dir))
+    changed = plan_cells(experiment, _context(stages, tmp_path, other))
+    assert [r.folder for c in first for r in c.runs] == [r.folder for c in again for r in c.runs]
+    assert not {r.folder for c in first for r in c.runs} & {r.folder for c in changed for r in c.runs}
