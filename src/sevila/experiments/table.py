@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,7 @@ def _chart(experiment: Experiment, rows: list[dict[str, Any]]) -> Any:
         values[row["setting"]] = {key: float(value) for key, value in bars.items() if value is not None}
     figure = bar_chart(values, experiment.title)
     figure.set_size_inches(max(7.0, 1.1 * len(values)), 4.5)
+    figure.axes[0].set_title(textwrap.fill(experiment.title, 90), fontsize=9)
     for label in figure.axes[0].get_xticklabels():
         label.set_rotation(20)
         label.set_horizontalalignment("right")
