@@ -48,7 +48,7 @@ FIT_ARGS ?=
 help: ## list the targets and the variables PROFILE (demo|paper), DATASET, BACKBONE, CACHE
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 	@echo "  now: PROFILE=$(PROFILE) DATASET=$(DATASET) MOMENTS=$(MOMENTS) BACKBONE=$(BACKBONE) CACHE=$(CACHE)"
-	@echo "  eval: SELECTION=$(SELECTION) EVAL_LOCALIZER=$(EVAL_LOCALIZER) EVAL_ANSWERER=$(EVAL_ANSWERER) (empty = zero-shot)"
+	@echo "  eval: SELECTION=$(SELECTION) (localizer|uniform|all) AGGREGATION=$(AGGREGATION) (concat|vote|oracle) EVAL_LOCALIZER=$(EVAL_LOCALIZER) EVAL_ANSWERER=$(EVAL_ANSWERER) (empty = zero-shot)"
 	@echo "  refine: ANSWERER=$(ANSWERER) LOCALIZER=$(LOCALIZER) (ANSWERER= empty: zero-shot Answerer; LOCALIZER= empty: BLIP-2's Q-Former) -> $(REFINED)"
 	@echo "  recipes: stages/recipes/<stage>/<dataset>.yaml (paper Table 11 and the official run scripts)"
 	@echo "  a stage whose output exists is skipped: delete the output to run it again; it resumes an unfinished run"
@@ -90,17 +90,19 @@ refine: $(STAMP) banner ## stage 3: self-refine the Localizer with the fine-tune
 
 # $(call EVALUATE,selection,localizer weights or empty,answerer weights or empty,output folder)
 EVALUATE = $(SEVILA) test $(call CONFIGS,evaluate,$(DATASET)) --model.init_args.backbone=$(BACKBONE) $(FEATURES) \
-	  --model.init_args.selection=$(1) $(if $(2),--model.init_args.init_localizer=$(2)) \
+	  --model.init_args.selection=$(1) --model.init_args.aggregation=$(AGGREGATION) $(if $(2),--model.init_args.init_localizer=$(2)) \
 	  $(if $(3),--model.init_args.init_answerer=$(3)) --model.init_args.output_dir=$(4) --trainer.default_root_dir=$(4) $(FIT_ARGS)
 
 # What `make eval` evaluates: exactly these (empty = BLIP-2's Q-Former, zero-shot); nothing is picked by existence.
 SELECTION ?= localizer
+# concat (SeViLA's Answerer), vote (BLIP-2^voting) or oracle (the upper bound); README "Experiment modes"
+AGGREGATION ?= concat
 EVAL_LOCALIZER ?= $(REFINED)
 EVAL_ANSWERER ?= $(ANSWERER)
 # The output folder is named by what was evaluated: <file stem>-<first 8 hex digits of its sha256>, or zero-shot,
 # so no two settings or weights share a folder. A shell expression: expand it inside a recipe line.
 WEIGHTS = $(if $(1),$(basename $(notdir $(1)))-$$(sha256sum $(1) | cut -c1-8),zero-shot)
-EVAL_NAME = $(SELECTION)$(if $(filter localizer,$(SELECTION)),_loc-$(call WEIGHTS,$(EVAL_LOCALIZER)))_ans-$(call WEIGHTS,$(EVAL_ANSWERER))
+EVAL_NAME = $(SELECTION)$(if $(filter-out concat,$(AGGREGATION)),-$(AGGREGATION))$(if $(filter localizer,$(SELECTION)),_loc-$(call WEIGHTS,$(EVAL_LOCALIZER)))_ans-$(call WEIGHTS,$(EVAL_ANSWERER))
 NEED = test -f $(1) || { echo "missing $(1): $(2)"; exit 2; }
 
 eval: $(STAMP) banner ## stage 4: forward chain on DATASET -> results/PROFILE/DATASET/<selection>_loc-<weights>_ans-<weights>/
@@ -114,7 +116,7 @@ else
 	@$(if $(filter localizer,$(SELECTION)),$(if $(EVAL_LOCALIZER),$(call NEED,$(EVAL_LOCALIZER),run the stage that writes it or set EVAL_LOCALIZER=<file> (empty: zero-shot))))
 	@$(if $(EVAL_ANSWERER),$(call NEED,$(EVAL_ANSWERER),run 'make finetune-answerer PROFILE=$(PROFILE) DATASET=$(DATASET)' or set EVAL_ANSWERER=<file> (empty: zero-shot)))
 	@out=$(RESULTS)/$(EVAL_NAME); \
-	echo "eval: $(SELECTION) keyframes;$(if $(filter localizer,$(SELECTION)), Localizer $(or $(EVAL_LOCALIZER),BLIP-2 Q-Former (zero-shot));) Answerer $(or $(EVAL_ANSWERER),BLIP-2 Q-Former (zero-shot)) -> $$out"; \
+	echo "eval: $(SELECTION) keyframes, $(AGGREGATION) read-out;$(if $(filter localizer,$(SELECTION)), Localizer $(or $(EVAL_LOCALIZER),BLIP-2 Q-Former (zero-shot));) Answerer $(or $(EVAL_ANSWERER),BLIP-2 Q-Former (zero-shot)) -> $$out"; \
 	$(call EVALUATE,$(SELECTION),$(if $(filter localizer,$(SELECTION)),$(EVAL_LOCALIZER)),$(EVAL_ANSWERER),$$out)
 endif
 

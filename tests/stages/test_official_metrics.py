@@ -85,7 +85,7 @@ def test_metrics_json_equals_sevila_metrics_on_the_same_predictions(
     table = {key: value for key, value in printed.items() if name == "nextgqa" or not key.endswith("_predictions")}
     assert {key: written[key] for key in table} == table
     assert printed["num_evaluated"] == len(QUESTIONS[name])
-    assert set(written) - set(table) == {"skipped_videos", "selection", "grounding", "readout", "zero_shot"}
+    assert set(written) - set(table) == {"skipped_videos", "selection", "aggregation", "grounding", "readout", "zero_shot"}
     rows = json.loads((out / "predictions.json").read_text())
     assert all(len(row["window"]) == 2 and 0 <= row["window"][0] <= row["window"][1] <= 3.0 for row in rows)
     headline = BENCHMARKS[name].headline

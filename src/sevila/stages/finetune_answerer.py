@@ -22,7 +22,7 @@ class FinetuneAnswerer(QAStage):
 
         Args:
             selection: how the k keyframes are picked, in training and validation: `localizer` (the frozen
-                Localizer's top k) or `uniform` (k uniform frames, the paper's baseline).
+                Localizer's top k), `uniform` (k uniform frames, the paper's baseline) or `all` (all n frames).
         """
         super().__init__(*args, **kwargs)
         self.selection = selection
