@@ -43,7 +43,7 @@ FIT_FLAGS = --model.init_args.backbone=$(BACKBONE) --ckpt_path=last
 FIT_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test demo bench bench-chain bench-gpu bench-deps import-checkpoint banner pretrain-localizer finetune-answerer refine eval clean-venv
+.PHONY: help setup test demo bench bench-chain bench-gpu bench-deps import-checkpoint banner pretrain-localizer finetune-answerer refine eval experiment experiments clean-venv
 
 help: ## list the targets and the variables PROFILE (demo|paper), DATASET, BACKBONE, CACHE
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -134,6 +134,20 @@ demo: $(STAMP) ## everything on the embedded synthetic benchmark, on CPU -> resu
 	$(call DEMO_EVAL,refined,localizer,$(REFINED))
 	$(SEVILA) demo-report --data data/demo --results results/demo --checkpoints $(CKPT) --backbone $(BACKBONE)
 	@echo "TensorBoard logs: $(BIN)/tensorboard --logdir $(CKPT)"
+
+# The paper's experiments (stages/experiments/<name>.yaml; README "Experiments"): each cell a chain of the stage
+# commands above, each stage run in checkpoints/PROFILE/experiments/stages/<stage>/<digest of its configuration>/.
+NAME ?=
+EXPERIMENTS = $(sort $(basename $(notdir $(wildcard stages/experiments/*.yaml))))
+EXPERIMENT = $(SEVILA) experiment $(1) --profile $(PROFILE) --dataset $(DATASET) --backbone $(BACKBONE)
+
+experiment: $(STAMP) banner ## one experiment, NAME=table7 (stages/experiments/) -> results/PROFILE/experiments/NAME/table.md
+	@test -n "$(NAME)" || { echo "give NAME=<experiment>: one of $(EXPERIMENTS)"; exit 2; }
+	$(call EXPERIMENT,$(NAME))
+
+experiments: $(STAMP) banner ## every experiment of stages/experiments/, one after another, each with its wall time
+	@for name in $(EXPERIMENTS); do start=$$(date +%s); $(call EXPERIMENT,$$name) || exit $$?; \
+	  echo "== $$name: $$(( $$(date +%s) - start )) s"; done
 
 import-checkpoint: $(STAMP) ## the authors' sevila_pretrained.pth (LAVIS=path) -> checkpoints/paper/sevila_pretrained.safetensors
 	$(SEVILA) import-checkpoint --lavis $(LAVIS) --output checkpoints/paper/sevila_pretrained.safetensors --backbone $(BACKBONE)

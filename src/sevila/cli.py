@@ -22,6 +22,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "demo-data": ("sevila.demo.data_cli", "main"),
     "demo-backbone": ("sevila.demo.cli", "backbone_main"),
     "demo-report": ("sevila.demo.cli", "report_main"),
+    "experiment": ("sevila.experiments.cli", "main"),
 }
 
 # What the operating system refuses on a path the user gave (too long, under a file, permission denied, a folder

@@ -35,17 +35,24 @@ def _inside(frame: int, window: list[int]) -> bool:
     return window[0] <= frame <= window[1]
 
 
+def keyframe_hit_rate(
+    predictions: list[dict[str, Any]], videos: dict[str, str], windows: dict[str, list[int]]
+) -> float:
+    """Percent of the predictions' keyframes (`frame_idx`) inside their video's event window [first, last]."""
+    hits = [_inside(f, windows[videos[p["qid"]]]) for p in predictions for f in p["frame_idx"]]
+    return round(100 * sum(hits) / len(hits), 2)
+
+
 def mode_summary(
     results: Path, videos: dict[str, str], windows: dict[str, list[int]], fps: float
 ) -> dict[str, float | None]:
     """Accuracy, keyframe hit rate and grounding of one evaluation folder (predictions.json + metrics.json)."""
     metrics = json.loads((results / "metrics.json").read_text(encoding="utf-8"))
     predictions = json.loads((results / "predictions.json").read_text(encoding="utf-8"))
-    hits = [_inside(f, windows[videos[p["qid"]]]) for p in predictions for f in p["frame_idx"]]
     truths = {p["qid"]: [_seconds(windows[videos[p["qid"]]], fps)] for p in predictions}
     grounded = nextgqa_metrics(truths, {p["qid"]: p["window"] for p in predictions},
                                {p["qid"]: p["prediction"] == p["target"] for p in predictions}).to_json()
-    return {"accuracy": metrics["Acc"], "keyframe_hit_rate": round(100 * sum(hits) / len(hits), 2),
+    return {"accuracy": metrics["Acc"], "keyframe_hit_rate": keyframe_hit_rate(predictions, videos, windows),
             **{key: grounded[key] for key in GROUNDING}}
 
 
