@@ -37,7 +37,7 @@ def plan_cells(experiment: Experiment, context: Context, pattern: str | None = N
         for run in spec.runs:
             where = f"{experiment.path}: cell {spec.setting!r}: run {run.name!r}"
             stage_run = plan_run(run, context, {key: planned[name] for key, name in run.inputs.items()})
-            check_settings(where, run.settings, merged(stage_run.configs, run.settings))
+            check_settings(where, run.settings, stage_run.tree)
             planned[run.name] = stage_run
         cells.append(Cell(spec, tuple(planned[run.name] for run in spec.runs)))
     return tuple(cells)

@@ -24,13 +24,14 @@ import yaml
 from sevila.errors import SevilaError
 from sevila.experiments.settings_check import class_defaults
 from sevila.experiments.spec import RunSpec
+from sevila.pipeline import PROFILES
 from sevila.stages.runs import file_digest
 
 VERBS = {"pretrain_localizer": "fit", "finetune_answerer": "fit", "refine_localizer": "fit", "evaluate": "test"}
 EXPORTS = {"pretrain_localizer": "localizer.safetensors", "finetune_answerer": "answerer.safetensors",
            "refine_localizer": "localizer_refined.safetensors"}
 MOMENTS = {"demo": "demo_moments", "paper": "qvhighlights"}
-BACKBONES = {"demo": "data/demo/backbone", "paper": "Salesforce/blip2-flan-t5-xl"}
+BACKBONES = {name: profile.backbone for name, profile in PROFILES.items()}  # the Makefile's BACKBONE per profile
 DATASETS = {"demo": "demo_qa", "paper": "nextqa"}
 
 
@@ -73,6 +74,7 @@ class StageRun:
     digest: str
     folder: Path
     backbone: str = field(compare=False, default="")
+    tree: Mapping[str, Any] = field(compare=False, default_factory=dict)  # the merged layers and settings
 
     @property
     def verb(self) -> str:
@@ -191,4 +193,4 @@ def plan_run(run: RunSpec, context: Context, inputs: Mapping[str, StageRun]) -> 
     text = json.dumps(identity, sort_keys=True, default=str)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     folder = context.checkpoints / "experiments" / "stages" / run.stage / digest
-    return StageRun(run.stage, configs, dict(run.settings), dict(inputs), digest, folder, context.backbone)
+    return StageRun(run.stage, configs, dict(run.settings), dict(inputs), digest, folder, context.backbone, tree)

@@ -19,7 +19,7 @@ from sevila.charts import bar_chart, save_figure
 from sevila.data.annotations import read_qa_annotations
 from sevila.demo.report import keyframe_hit_rate
 from sevila.experiments.grid import Cell
-from sevila.experiments.plan import Context, merged
+from sevila.experiments.plan import Context
 from sevila.experiments.spec import Experiment
 from sevila.io import atomic_open
 
@@ -33,7 +33,7 @@ def paper_dataset(context: Context) -> str:
 
 def _hit_rate(cell: Cell, predictions: list[dict[str, Any]]) -> float | None:
     """Percent of keyframes inside the event window, where the data has windows; None otherwise."""
-    data = merged(cell.evaluation.configs, cell.evaluation.settings)["data"]["init_args"]
+    data = cell.evaluation.tree["data"]["init_args"]
     folder = Path(data["annotation_dir"])
     windows_file = folder.parent / "event_windows.json"
     if not windows_file.is_file() or not predictions:
