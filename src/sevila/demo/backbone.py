@@ -3,7 +3,8 @@
 BLIP-2 reaches SeViLA already able to see and to answer yes/no and lettered options about an image;
 the tiny backbone gets the same abilities here, from single frames (never from video clips or their
 event windows): the ViT, Q-Former and T5 learn (1) lettered multiple-choice answers about a frame that
-shows a vivid shape and (2) yes/no on "a <colour> <shape> appears" for any frame. The result is saved
+shows a vivid shape and (2) yes/no on whether a frame shows a shape of a given hue and kind, pale or vivid
+(`world.PRESENCE`; never the moment query or the Localizer's prompt). The result is saved
 with `save_pretrained` and later loaded through the same `from_pretrained` path as the real BLIP-2.
 
 Three choices make this fit in a few CPU minutes (without them the option accuracy stays at chance):
@@ -31,7 +32,7 @@ from transformers.models.t5.modeling_t5 import T5Attention
 
 from sevila.demo.benchmark import FrameExample, SyntheticSettings, frame_examples, vocabulary
 from sevila.demo.render import COLOURS, SHAPES
-from sevila.demo.world import NUM_OPTIONS, QUESTIONS
+from sevila.demo.world import NUM_OPTIONS, PRESENCE, QUESTIONS
 from sevila.data.transforms import normalize
 from sevila import prompts
 from sevila.model.backbone import parts_from_model
@@ -92,14 +93,17 @@ def frames_tensor(examples: list[FrameExample], image_size: int) -> Tensor:
 
 
 def yes_no_prompts(examples: list[FrameExample], rng: random.Random) -> tuple[list[str], list[str]]:
-    """One statement per frame, true for about half the event frames; targets `yes`/`no`."""
+    """One presence question per frame about what it shows, vivid or pale: true for about a quarter, a quarter
+    each right in hue only or in kind only, the rest drawn at random; targets `yes`/`no`."""
     texts, targets = [], []
     for example in examples:
         colour, shape = rng.choice(list(COLOURS)), rng.choice(SHAPES)
-        if example.event and rng.random() < 0.5:
-            colour, shape = example.colour, example.shape
-        texts.append(prompts.moment_prompt(f"a {colour} {shape} appears"))
-        targets.append("yes" if example.event and (colour, shape) == (example.colour, example.shape) else "no")
+        draw = rng.random()
+        if draw < 0.75:
+            colour = example.hue if draw < 0.5 else colour
+            shape = example.shape if draw < 0.25 or draw >= 0.5 else shape
+        texts.append(PRESENCE.format(colour=colour, shape=shape))
+        targets.append("yes" if (colour, shape) == (example.hue, example.shape) else "no")
     return texts, targets
 
 

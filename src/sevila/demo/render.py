@@ -49,8 +49,13 @@ class Scene:
     event_radius: float
 
 
-def sample_scene(rng: np.random.Generator, size: int, colour: str, shape: str) -> Scene:
-    """Draw a clip's scene; the pale distractor has neither the event's kind of shape nor its hue.
+def sample_scene(rng: np.random.Generator, size: int, colour: str, shape: str, same_hue: bool = False,
+                 same_kind: bool = False) -> Scene:
+    """Draw a clip's scene; the pale distractor has neither the event's kind of shape nor its hue (by default).
+
+    `same_hue` / `same_kind` give the pale shape the event's hue / kind instead: moment clips do so, so that a
+    query (`a red circle appears`) is told apart from a pale red circle that was there all along only by the
+    event itself (see `world.plan_moments`).
 
     An Answerer that reads the distractor then answers the clip's questions wrongly outside the event, as
     one looking at an unrelated moment of a real video does. Were the distractor the event's kind (or
@@ -65,8 +70,8 @@ def sample_scene(rng: np.random.Generator, size: int, colour: str, shape: str) -
     return Scene(
         size=size,
         seed=int(rng.integers(2**31)),
-        distractor_shape=str(rng.choice([kind for kind in SHAPES if kind != shape])),
-        distractor_hue=str(rng.choice([hue for hue in COLOURS if hue != colour])),
+        distractor_shape=shape if same_kind else str(rng.choice([kind for kind in SHAPES if kind != shape])),
+        distractor_hue=colour if same_hue else str(rng.choice([hue for hue in COLOURS if hue != colour])),
         distractor_grey=int(rng.integers(low, high + 1)),
         distractor_radius=radius,
         start=(float(rng.uniform(radius, size - radius)), float(rng.uniform(radius, size - radius))),

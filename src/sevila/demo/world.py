@@ -1,8 +1,11 @@
 """The synthetic demo world as data: settings, per-video plans, questions and their annotation records.
 
 Every clip shows a pale shape (grey tinted towards a hue) moving on a grey noisy background, except
-for one short event window in which a vivid shape of another kind and hue appears instead; the
-questions ask about the vivid shape, so only frames inside the window can answer them. Texts follow
+for one short event window in which a vivid shape appears instead. QA clips ask about the vivid shape,
+whose kind and hue differ from the pale one's, so only frames inside the window can answer them. Moment
+clips (the Localizer's pre-training, as QVHighlights is for the paper) are other videos: each has a query
+`a <colour> <shape> appears` naming its event, and its pale shape often has the event's hue or kind, so a
+query is matched only by the event itself. No QA clip's window is in any moment annotation. Texts follow
 what `sevila prepare nextqa` makes of the official NExT-QA csv (question + `?`, options + `.`, qid
 `<type>_<video>_<i>`), so the demo's annotations and its raw NExT-QA files describe the same questions.
 """
@@ -23,7 +26,12 @@ QUESTIONS: dict[str, str] = {
     "Shape": "what kind of shape is vivid",
 }
 QUERY = "a {colour} {shape} appears"
+# The backbone's own yes/no skill (demo/backbone.py): whether a frame shows a shape of that hue and kind, pale or
+# vivid, as an image-language model describes any picture. Not the moment query, nor the Localizer's prompt.
+PRESENCE = "Question: is there a {colour} {shape}? Answer yes or no."
 SPLITS: tuple[str, ...] = ("train", "val")
+MOMENT_SHARE = 0.5  # chance that a moment clip's pale shape has its event's hue, and (independently) its kind
+_MOMENT_STREAM = 10  # rng streams [seed, 10 + split index, i]: no QA clip or single frame draws from them
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,8 @@ class SyntheticSettings:
 
     num_train_videos: int = 120  # training clips (QA and moment annotations)
     num_val_videos: int = 120  # validation clips, disjoint from the training ones
+    num_moment_videos: int = 120  # moment pre-training clips (their own videos, no questions)
+    num_moment_val_videos: int = 40  # moment validation clips (stage 1's best epoch)
     size: int = 64  # frame width and height in pixels
     fps: int = 8  # constant frame rate of every clip
     min_seconds: int = 6  # shortest clip
@@ -44,6 +54,9 @@ class SyntheticSettings:
         shortest = self.min_seconds * self.fps
         _require(self.num_train_videos >= 1, "num_train_videos (--train-videos)", self.num_train_videos, ">= 1")
         _require(self.num_val_videos >= 1, "num_val_videos (--val-videos)", self.num_val_videos, ">= 1")
+        _require(self.num_moment_videos >= 1, "num_moment_videos (--moment-videos)", self.num_moment_videos, ">= 1")
+        _require(self.num_moment_val_videos >= 1, "num_moment_val_videos (--moment-val-videos)",
+                 self.num_moment_val_videos, ">= 1")
         _require(self.size >= 16, "size (--size)", self.size, ">= 16 pixels")
         _require(self.fps >= 1, "fps", self.fps, ">= 1")
         _require(1 <= self.min_seconds <= self.max_seconds, "min_seconds", self.min_seconds, "1..max_seconds")
@@ -103,6 +116,12 @@ def plan_split(settings: SyntheticSettings, split: str) -> list[VideoPlan]:
     return [_plan_video(settings, split, index) for index in range(count)]
 
 
+def plan_moments(settings: SyntheticSettings, split: str) -> list[VideoPlan]:
+    """The moment clips of one split (`moments_train0000`, ...): own videos, own rng streams, no questions."""
+    count = settings.num_moment_videos if split == "train" else settings.num_moment_val_videos
+    return [_plan_video(settings, split, index, moments=True) for index in range(count)]
+
+
 def ask(rng: np.random.Generator, qtype: str, scene: Scene) -> Question:
     """A question of type `qtype` about the scene's vivid shape: 5 shuffled options, the pale shape's among them.
 
@@ -122,7 +141,8 @@ def ask(rng: np.random.Generator, qtype: str, scene: Scene) -> Question:
 
 def vocabulary() -> list[str]:
     """Every word of the questions, options and moment queries, punctuation stripped, sorted."""
-    texts = [*QUESTIONS.values(), QUERY.format(colour="", shape=""), *COLOURS, *SHAPES]
+    texts = [*QUESTIONS.values(), QUERY.format(colour="", shape=""), PRESENCE.format(colour="", shape=""),
+             *COLOURS, *SHAPES]
     words = {word.strip(string.punctuation) for text in texts for word in text.split()}
     return sorted(word for word in words if word)
 
@@ -132,13 +152,17 @@ def _require(ok: bool, name: str, value: object, expected: str) -> None:
         raise ValueError(f"synthetic settings: {name} is {value!r}; expected {expected}")
 
 
-def _plan_video(settings: SyntheticSettings, split: str, index: int) -> VideoPlan:
-    rng = np.random.default_rng([settings.seed, SPLITS.index(split), index])
+def _plan_video(settings: SyntheticSettings, split: str, index: int, moments: bool = False) -> VideoPlan:
+    rng = np.random.default_rng([settings.seed, SPLITS.index(split) + (_MOMENT_STREAM if moments else 0), index])
     fps = settings.fps
     num_frames = int(rng.integers(settings.min_seconds * fps, settings.max_seconds * fps + 1))
     length = int(rng.integers(settings.event_frames[0], settings.event_frames[1] + 1))
     first = int(rng.integers(0, num_frames - length + 1))
     colour, shape = str(rng.choice(list(COLOURS))), str(rng.choice(SHAPES))
+    if moments:
+        same_hue, same_kind = bool(rng.random() < MOMENT_SHARE), bool(rng.random() < MOMENT_SHARE)
+        scene = sample_scene(rng, settings.size, colour, shape, same_hue, same_kind)
+        return VideoPlan(f"moments_{split}{index:04d}", num_frames, fps, first, first + length - 1, scene, ())
     scene = sample_scene(rng, settings.size, colour, shape)
     questions = tuple(ask(rng, qtype, scene) for qtype in QUESTIONS)
     return VideoPlan(f"{split}{index:04d}", num_frames, fps, first, first + length - 1, scene, questions)
