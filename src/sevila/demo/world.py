@@ -25,6 +25,9 @@ QUESTIONS: dict[str, str] = {
     "Color": "what color is the vivid shape",
     "Shape": "what kind of shape is vivid",
 }
+# The `count` variant's question (the answer needs every event, spread over the clip): how many vivid shapes.
+COUNT_QUESTION = "how many vivid shapes appear"
+COUNTS: tuple[str, ...] = ("one", "two", "three", "four", "five")
 QUERY = "a {colour} {shape} appears"
 # The backbone's own yes/no skill (demo/backbone.py): whether a frame shows a shape of that hue and kind, pale or
 # vivid, as an image-language model describes any picture. Not the moment query, nor the Localizer's prompt.
@@ -141,8 +144,8 @@ def ask(rng: np.random.Generator, qtype: str, scene: Scene) -> Question:
 
 def vocabulary() -> list[str]:
     """Every word of the questions, options and moment queries, punctuation stripped, sorted."""
-    texts = [*QUESTIONS.values(), QUERY.format(colour="", shape=""), PRESENCE.format(colour="", shape=""),
-             *COLOURS, *SHAPES]
+    texts = [*QUESTIONS.values(), COUNT_QUESTION, *COUNTS, QUERY.format(colour="", shape=""),
+             PRESENCE.format(colour="", shape=""), *COLOURS, *SHAPES]
     words = {word.strip(string.punctuation) for text in texts for word in text.split()}
     return sorted(word for word in words if word)
 
