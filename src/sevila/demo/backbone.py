@@ -10,8 +10,10 @@ with `save_pretrained` and later loaded through the same `from_pretrained` path 
 Three choices make this fit in a few CPU minutes (without them the option accuracy stays at chance):
 - initialisation at the scale of a fresh small transformer: Hugging Face's BLIP-2 config starts the ViT at
   std 1e-10 and the query tokens at zero (it expects EVA weights), which stalls shape recognition;
-- a training-only caption head on the Q-Former output (colour and shape of the frame), the direct visual
-  signal BLIP-2's own Q-Former pre-training gives before the language model is attached;
+- a training-only caption head on the Q-Former output (colour, shape and whether the shape is vivid or pale),
+  the direct visual signal BLIP-2's own Q-Former pre-training gives before the language model is attached
+  (without the vivid/pale term the ViT has no reason to keep saturation apart, and no Localizer trained on
+  top of the frozen ViT can then tell the event from the pale shape);
 - a relative-position prior in the T5 encoder: two heads start out looking two tokens ahead and behind,
   which links each option letter to its text in `Option X: text`; from a flat start the tiny T5 sits on a
   plateau at chance for thousands of steps before it finds that link.
@@ -66,7 +68,8 @@ class BackboneTraining:
 
 
 class CaptionHead(nn.Module):
-    """Training-only: the mean projected query scored against T5's input embeddings of hue and shape words."""
+    """Training-only: the mean projected query scored against T5's input embeddings of hue and shape words,
+    and a linear vivid-or-pale read-out."""
 
     def __init__(self, language: PromptedT5) -> None:
         super().__init__()
@@ -75,14 +78,17 @@ class CaptionHead(nn.Module):
         self.colour_ids = torch.tensor([single_token_id(language.tokenizer, word) for word in _COLOUR_NAMES])
         self.shape_ids = torch.tensor([single_token_id(language.tokenizer, word) for word in SHAPES])
         self.scale = nn.Parameter(torch.tensor(width**-0.5))
+        self.vivid = nn.Linear(width, 1)
 
     def loss(self, queries: Tensor, examples: list[FrameExample]) -> Tensor:
-        """Cross-entropy of the hue and the kind of shape each frame shows (vivid or pale)."""
+        """Cross-entropy of the hue and the kind of shape each frame shows, and of whether it is vivid."""
         pooled = queries.mean(dim=1) * self.scale  # (B, D)
         hues = torch.tensor([_COLOUR_NAMES.index(e.hue) for e in examples], device=pooled.device)
         shapes = torch.tensor([SHAPES.index(e.shape) for e in examples], device=pooled.device)
-        return F.cross_entropy(pooled @ self.language.embed(self.colour_ids).T, hues) + F.cross_entropy(
-            pooled @ self.language.embed(self.shape_ids).T, shapes)
+        vivid = torch.tensor([float(e.event) for e in examples], device=pooled.device)
+        return (F.cross_entropy(pooled @ self.language.embed(self.colour_ids).T, hues)
+                + F.cross_entropy(pooled @ self.language.embed(self.shape_ids).T, shapes)
+                + F.binary_cross_entropy_with_logits(self.vivid(pooled).squeeze(-1), vivid))
 
 
 def frames_tensor(examples: list[FrameExample], image_size: int) -> Tensor:
