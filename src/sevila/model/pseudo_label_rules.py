@@ -43,7 +43,8 @@ def gated_pseudo_labels(
 
     `confidence`: the paper's yes and the gold option's softmax probability over the question's options
     >= threshold; `margin`: the paper's yes and the gold logit >= the runner-up's + threshold. `paper` ignores
-    the threshold. Both gates only remove yes frames: a weak Answerer's lucky guesses (README "Stage 3").
+    the threshold. Both gates only remove yes frames, meant to drop a weak Answerer's lucky guesses (README
+    "Stage 3: gated pseudo-labels").
     """
     check_rule(rule, threshold)
     labels = pseudo_labels_from_logits(option_logits, answers)
