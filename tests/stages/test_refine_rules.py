@@ -41,8 +41,8 @@ def _gold_probabilities(model: SeViLA, benchmark) -> dict[str, float]:
 
 
 def _fit(tmp_path, backbone, benchmark, **model) -> RefineLocalizer:
-    module = RefineLocalizer(backbone=str(backbone), num_keyframes=2, warmup_steps=1, cache_dir=str(tmp_path / "labels"),
-                             **model)
+    module = RefineLocalizer(backbone=str(backbone), num_keyframes=2, warmup_steps=1,
+                             cache_dir=str(tmp_path / "labels"), **model)
     trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_progress_bar=False,
                         enable_checkpointing=False, default_root_dir=str(tmp_path), limit_val_batches=0)
     trainer.fit(module, _data(benchmark))
