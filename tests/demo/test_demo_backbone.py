@@ -22,6 +22,7 @@ from sevila import prompts
 from sevila.model.backbone import load_blip2
 from sevila.model.sevila import SeViLA
 from sevila.model.tiny import TinySize
+from sevila.demo.cli import backbone_complete, backbone_main
 
 SMALL = BackboneTraining(
     size=TinySize(image_size=32, patch_size=8, vision_width=32, vision_layers=1, qformer_width=32, qformer_layers=1,
@@ -68,3 +69,17 @@ def test_lettered_question_is_the_answerer_prompt_with_the_gold_option_as_target
         assert word == gold and len(set(options)) == 5
         assert text == prompts.qa_prompts(question, [o + "." for o in options]).answerer
         assert target == prompts.answer_target(options.index(gold))
+
+
+def test_demo_backbone_skips_only_a_complete_folder(tmp_path: Path, caplog) -> None:
+    folder = tmp_path / "backbone"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")  # save_pretrained writes it first: a killed run leaves it alone
+    assert not backbone_complete(folder)
+    (folder / "pretraining.json").write_text('{"yes_no_accuracy": 90.0}')  # written last
+    assert backbone_complete(folder)
+    before = sorted((path.name, path.stat().st_mtime_ns) for path in folder.iterdir())
+    with caplog.at_level("INFO"):
+        assert backbone_main(["--output", str(folder), "--seed", "1"]) == 0
+    assert sorted((path.name, path.stat().st_mtime_ns) for path in folder.iterdir()) == before
+    assert "is complete, skipping" in caplog.text
