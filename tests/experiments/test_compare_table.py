@@ -69,6 +69,7 @@ def test_one_run_writes_the_paired_difference_and_the_pseudo_label_precision_rec
         "comparison": "refinement", "base": "base", "other": "refined", "base Acc": "50.00", "difference": "50.00",
         "difference SE": "50.00", "questions": "2", "pseudo-label precision": "66.67", "pseudo-label recall": "50.00"}
     text = (folder / "table.md").read_text()
+    assert "Difference: other - base in Acc (points) ± its standard error (paired, over the questions)." in text
     assert "## Comparisons" in text and "| refinement | base | refined | 50.00 | 50.00 ± 50.00 | 2 | 66.67 | 50.00 |" in text
     assert (folder / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -96,5 +97,6 @@ def test_over_seeds_the_tables_show_mean_se_and_each_seeds_acc(stages: Path, tmp
     assert (row["seeds"], row["difference"], row["difference SE"], row["base Acc"]) == ("3", "33.33", "16.67", "50.00")
     assert (row["pseudo-label precision"], row["pseudo-label precision SE"]) == ("66.67", "0.00")
     text = (folder / "table.md").read_text()
+    assert "± its standard error (over the seeds)." in text
     assert "Over seeds 0, 1, 2: mean ± standard error" in text and "| base | 3 | 50.00 ± 28.87 |" in text
     assert (folder / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

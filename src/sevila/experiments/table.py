@@ -88,7 +88,9 @@ def markdown(experiment: Experiment, context: Context, rows: list[dict[str, Any]
     lines += [note, ""] if note else []
     lines += _markdown_table(rows)
     if comparisons:
-        lines += ["", "## Comparisons", "", "Difference: other - base in Acc (points), ± its standard error.", ""]
+        spread = "over the seeds" if note else "paired, over the questions"
+        lines += ["", "## Comparisons", "", f"Difference: other - base in Acc (points) ± its standard error ({spread}).",
+                  ""]
         lines += _markdown_table(comparisons)
     source = experiment.paper_source or "no paper numbers"
     lines += ["", f"Paper numbers: {source}. An empty paper cell: no number found for it.", ""]
