@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from sevila.demo.benchmark import SyntheticSettings, frame_examples
+from sevila.demo.cli import backbone_complete, backbone_main
 from sevila.demo.backbone import (
     BackboneTraining,
     build_backbone,
@@ -22,7 +23,6 @@ from sevila import prompts
 from sevila.model.backbone import load_blip2
 from sevila.model.sevila import SeViLA
 from sevila.model.tiny import TinySize
-from sevila.demo.cli import backbone_complete, backbone_main
 
 SMALL = BackboneTraining(
     size=TinySize(image_size=32, patch_size=8, vision_width=32, vision_layers=1, qformer_width=32, qformer_layers=1,

@@ -9,8 +9,8 @@ from pathlib import Path
 from sevila.cli_parser import OneLineParser
 from sevila.errors import SevilaError
 from sevila.experiments.grid import check_inputs_exist, plan_cells
-from sevila.experiments.plan import BACKBONES, DATASETS, Context
 from sevila.experiments.over_seeds import dry_run_seeds, run_seeds
+from sevila.experiments.plan import BACKBONES, DATASETS, Context
 from sevila.experiments.runner import dry_run_lines, run_cells
 from sevila.experiments.spec import Experiment, load_experiment
 from sevila.experiments.table import write_table
