@@ -84,6 +84,13 @@ BAD = [
      "runs.a.stage: 'train' is not a stage"),
     ({"cells": [{"setting": "a", "evaluate": {}}, {"setting": "a", "evaluate": {}}]},
      "cells[1].setting: expected a unique non-empty name, got 'a'"),
+    ({"cells": [{"setting": "a", "evaluate": {}}, {"setting": "b", "evaluate": {}}],
+      "compare": [{"label": "b vs a", "base": "a", "other": "c"}]},
+     "compare[0].other: 'c' is no cell's setting; cells: a; b"),
+    ({"cells": [{"setting": "a", "evaluate": {}}], "compare": [{"label": "x", "base": "a", "othre": "a"}]},
+     "compare[0]: unknown key 'othre'; expected one of label, base, other"),
+    ({"cells": [{"setting": "a", "evaluate": {}}], "compare": {"label": "x"}},
+     "compare: expected a list of {label, base, other}, got dict"),
 ]
 
 
