@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from sevila import cli
 from sevila.data.annotations import read_moment_annotations, read_qa_annotations
-from sevila.data.video import probe_video, sample_frames
+from sevila.data.video import probe_video, sample_frames, segment_indices
 from sevila.demo.benchmark import BenchmarkFiles, SyntheticSettings, generate_benchmark
 from sevila.demo.render import COLOURS
 from sevila.demo.world import COUNT_GAP, COUNTS, plan_split
@@ -102,6 +103,19 @@ def test_count_plans_space_their_events_and_cover_every_count() -> None:
         [question] = plan.questions
         assert sorted(question.options) == sorted(COUNTS) and question.text == "how many vivid shapes appear"
         assert question.options[question.answer] == COUNTS[len(plan.events) - 1], plan.name
+
+
+def test_count_val_events_seen_by_4_and_by_32_uniform_frames_as_the_readme_says() -> None:
+    plans = plan_split(SyntheticSettings(variant="count"), "val")
+    assert Counter(len(plan.events) for plan in plans) == {1: 33, 2: 23, 3: 34, 4: 30}
+    seen = {}
+    for frames in (4, 32):
+        picks = {plan.name: segment_indices(0, plan.num_frames, frames) for plan in plans}
+        seen[frames] = sum(all(any(e.first <= f <= e.last for f in picks[plan.name]) for e in plan.events)
+                           for plan in plans)
+        apart = [all(any(a.last < f < b.first for f in picks[plan.name]) for a, b in zip(plan.events, plan.events[1:]))
+                 for plan in plans]
+    assert seen == {4: 23, 32: 120} and all(apart)  # `apart` of the 32 frames: a pale frame between any two events
 
 
 def test_default_variant_writes_what_it_wrote_before_the_variant_existed(tmp_path: Path) -> None:
