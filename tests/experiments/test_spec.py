@@ -17,7 +17,7 @@ from sevila.experiments.spec import load_experiment
 # name -> (cells, distinct stage runs) on the tiny settings
 SHIPPED = {
     "table2_3": (8, 14), "table5": (4, 7), "table7": (7, 8), "table9": (4, 5), "table14": (3, 10),
-    "keyframes_k": (4, 9), "table16": (4, 5),
+    "keyframes_k": (4, 9), "table16": (4, 5), "study_count": (4, 8),
 }
 
 
@@ -47,6 +47,12 @@ def test_cells_share_the_stage_runs_of_equal_configuration_across_experiments(st
     assert len({run.folder for cells in planned.values() for cell in cells for run in cell.runs}) == 42
     # the same evaluation of the same weights, named in two tables, is one folder
     assert runs["table5"]["pre-trained"][-1].folder == runs["table2_3"]["zero-shot, Localizer pre-trained"][-1].folder
+    # the count study's cells are Table 2/3's on other data: each Answerer fine-tuned on the frames it is evaluated on
+    for setting, same in (("4 uniform frames", "fine-tuned, 4 uniform frames"),
+                          ("4 keyframes, pre-trained Localizer", "fine-tuned, Localizer pre-trained"),
+                          ("32 uniform frames", "fine-tuned, 32 uniform frames"),
+                          ("zero-shot, 4 keyframes of the pre-trained Localizer", "zero-shot, Localizer pre-trained")):
+        assert [r.folder for r in runs["study_count"][setting]] == [r.folder for r in runs["table2_3"][same]], setting
     assert runs["table14"]["round 1"] == runs["table2_3"]["fine-tuned, Localizer pre-trained + refined"]
     # the paper wording is the default: naming it changes nothing
     assert [r.folder for r in runs["table16"]["paper"]] == [
@@ -108,7 +114,7 @@ def test_a_bad_experiment_file_is_one_line_and_exit_2(tree: dict, expected: str,
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
-    (["tabel7"], "unknown experiment 'tabel7'; known: keyframes_k, table14, table16, table2_3, table5, table7, table9"),
+    (["tabel7"], "unknown experiment 'tabel7'; known: keyframes_k, study_count, table14, table16, table2_3, table5, table7, table9"),
     (["table7", "--cells", "n=99*"], "--cells 'n=99*' matches no cell of table7; its cells: BLIP-2 voting, 8 frames;"),
     (["table7", "--profile", "lab"], "argument --profile: invalid choice: 'lab'"),
     (["table7", "--dataset", "nextqa2"], "--dataset nextqa2: no "),
