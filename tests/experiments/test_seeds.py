@@ -15,13 +15,15 @@ from sevila.experiments.plan import Context
 from sevila.experiments.seeds import seed_context, world_root
 from sevila.experiments.spec import load_experiment
 
-# table5's digests on the shipped stages/ with the demo backbone's name and no data/demo, as world18 (6a3734c)
-# planned them before --data-root and --seeds existed: the runs of `make experiment` must keep their folders.
+# table5's digests on the shipped stages/ with the demo backbone's name and no data/demo: the runs of `make experiment`
+# must keep their folders. First pinned from world18 (6a3734c) before --data-root and --seeds existed; re-pinned when
+# #18 changed the shipped YAMLs on purpose (the demo recipes, table5's uniform cell, stage 3's pseudo-label rule).
 # (A change to a shipped stage YAML or a class default changes them on purpose: re-pin them then.)
-TABLE5 = {"no pre-training, no refinement": ["2bc8b60b5986a172"],
-          "pre-trained": ["30200c92023f4999", "6377987f43b9dd98"],
-          "refined only": ["57d4af7faa9c48cd", "bc78f71b4d001fdc"],
-          "pre-trained + refined": ["30200c92023f4999", "d095569e2e684fcc", "a00eaef35c399988"]}
+TABLE5 = {"4 uniform frames": ["81aaf19a3a779465"],
+          "no pre-training, no refinement": ["a4242dbf1eb956c2"],
+          "pre-trained": ["a9b679c6d35ced9b", "25e8fb3216adb10c"],
+          "refined only": ["77a26ccf3a2067ad", "0e209fc1d4db8110"],
+          "pre-trained + refined": ["a9b679c6d35ced9b", "991e84b239743650", "894e61edcf64f46b"]}
 
 
 def _digests(context: Context) -> dict[str, list[str]]:
