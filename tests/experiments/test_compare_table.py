@@ -100,3 +100,24 @@ def test_over_seeds_the_tables_show_mean_se_and_each_seeds_acc(stages: Path, tmp
     assert "± its standard error (over the seeds)." in text
     assert "Over seeds 0, 1, 2: mean ± standard error" in text and "| base | 3 | 50.00 ± 28.87 |" in text
     assert (folder / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_gated_refinement_is_scored_on_its_own_rules_labels(stages: Path, tmp_path: Path,
+                                                              tiny_backbone_dir: Path) -> None:
+    grid = json.loads(json.dumps(GRID))
+    grid["runs"]["refined"]["set"] = {"model.init_args.pseudo_label_rule": "confidence",
+                                      "model.init_args.pseudo_label_threshold": 0.5}
+    (stages / "experiments" / "refine.yaml").write_text(yaml.safe_dump(grid))
+    context = Context("demo", "demo_qa", str(tiny_backbone_dir), stages, tmp_path / "c", tmp_path / "r",
+                      (write_tiny_overlay(tmp_path / "tiny.yaml"),))
+    experiment = load_experiment("refine", stages / "experiments")
+    cells = plan_cells(experiment, context)
+    _evaluated(cells[0], [True, False])
+    _evaluated(cells[1], [True, True])
+    labels = cells[1].runs[0].folder / "pseudo_labels"
+    (labels / "confidence-0.5").mkdir(parents=True)  # where stage 3 caches the gated rule's labels
+    (labels / "confidence-0.5" / "pseudo_labels.rank0.json").write_text(json.dumps(LABELS))
+    # the paper rule's top-level labels (all yes) must not be the ones scored
+    (labels / "pseudo_labels.rank0.json").write_text(json.dumps({key: True for key in LABELS}))
+    [row] = _csv(write_table(experiment, cells, context) / "compare.csv")
+    assert (row["pseudo-label precision"], row["pseudo-label recall"]) == ("66.67", "50.00")

@@ -14,6 +14,7 @@ from sevila.experiments.grid import Cell
 from sevila.experiments.plan import StageRun
 from sevila.experiments.spec import Comparison
 from sevila.experiments.stats import paired_difference
+from sevila.model.pseudo_label_rules import label_folder
 
 PRECISION, RECALL = "pseudo-label precision", "pseudo-label recall"
 
@@ -29,14 +30,16 @@ def _accuracy(cell: Cell) -> float:
 
 def pseudo_labels(run: StageRun) -> dict[str, float] | None:
     """Precision and recall of a refinement run's pseudo-labels against the event windows; None without windows."""
-    data = run.tree["data"]["init_args"]
+    data, model = run.tree["data"]["init_args"], run.tree["model"].get("init_args") or {}
     folder = Path(data["annotation_dir"])
     windows_file = folder.parent / "event_windows.json"
-    if not windows_file.is_file() or not (run.folder / "pseudo_labels").is_dir():
+    labels = label_folder(run.folder / "pseudo_labels", model.get("pseudo_label_rule", "paper"),
+                          model.get("pseudo_label_threshold", 0.5))  # a gated rule's labels: their own subfolder
+    if not windows_file.is_file() or not labels.is_dir():
         return None
     records = read_qa_annotations(folder / data.get("train_file", "train.json"))
     windows = json.loads(windows_file.read_text(encoding="utf-8"))
-    summary = pseudo_label_summary(run.folder / "pseudo_labels", {r.qid: r.video for r in records}, windows)
+    summary = pseudo_label_summary(labels, {r.qid: r.video for r in records}, windows)
     return {PRECISION: summary["pseudo_label_precision"], RECALL: summary["pseudo_label_recall"]}
 
 

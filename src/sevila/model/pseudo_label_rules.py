@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import math
 from typing import Literal
 
@@ -58,3 +60,8 @@ def gated_pseudo_labels(
         top2 = logits.topk(2, dim=-1).values  # (B, T, 2); where gold is the argmax, top2[..., 0] is its logit
         score = top2[..., 0] - top2[..., 1]
     return labels & (score.double() >= threshold)  # float64: the threshold exactly as given, not rounded to fp32
+
+
+def label_folder(cache_dir: str | Path, rule: str, threshold: float) -> Path:
+    """Where a rule's labels are cached: `cache_dir` for the paper's, `<cache_dir>/<rule>-<threshold>/` for a gated one."""
+    return Path(cache_dir) if rule == "paper" else Path(cache_dir) / f"{rule}-{float(threshold)!r}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -11,7 +10,7 @@ from torch import Tensor
 
 from sevila.data.batch import QABatch
 from sevila.model.digest import weights_digest
-from sevila.model.pseudo_label_rules import PseudoLabelRule, check_rule
+from sevila.model.pseudo_label_rules import PseudoLabelRule, check_rule, label_folder
 from sevila.stages.pseudo_labels import PseudoLabelCache
 from sevila.stages.qa_stage import QAStage
 
@@ -63,10 +62,9 @@ class RefineLocalizer(QAStage):
         instruction = self.clip_data.answerer_instruction  # the labels depend on the Answerer's text
         if instruction is not None:  # only when not the paper's, so caches made before this key stay valid
             producer["answerer_prompt"] = instruction
-        directory = Path(self.cache_dir)
+        directory = label_folder(self.cache_dir, self.rule, self.threshold)
         if self.rule != "paper":  # its own folder: a changed rule relabels, and the paper's labels stay reusable
             producer.update(pseudo_label_rule=self.rule, pseudo_label_threshold=self.threshold)
-            directory = directory / f"{self.rule}-{self.threshold!r}"
         log.info("refine_localizer: pseudo-labels by the %s rule%s, cached in %s", self.rule,
                  "" if self.rule == "paper" else f" (threshold {self.threshold!r})", directory)
         self.cache = PseudoLabelCache(directory, producer, rank=self.global_rank)
