@@ -50,6 +50,7 @@ help: ## list the targets and the variables PROFILE (demo|paper), DATASET, BACKB
 	@echo "  now: PROFILE=$(PROFILE) DATASET=$(DATASET) MOMENTS=$(MOMENTS) BACKBONE=$(BACKBONE) CACHE=$(CACHE)"
 	@echo "  eval: SELECTION=$(SELECTION) (localizer|uniform|all) AGGREGATION=$(AGGREGATION) (concat|vote|oracle) EVAL_LOCALIZER=$(EVAL_LOCALIZER) EVAL_ANSWERER=$(EVAL_ANSWERER) (empty = zero-shot)"
 	@echo "  refine: ANSWERER=$(ANSWERER) LOCALIZER=$(LOCALIZER) (ANSWERER= empty: zero-shot Answerer; LOCALIZER= empty: BLIP-2's Q-Former) -> $(REFINED)"
+	@echo "  experiment: NAME=$(NAME) SEEDS=$(SEEDS) (e.g. SEEDS=\"0 1 2\": demo worlds data/demo, data/demo-seed<s>; mean ± SE over the seeds)"
 	@echo "  recipes: stages/recipes/<stage>/<dataset>.yaml (paper Table 11 and the official run scripts)"
 	@echo "  a stage whose output exists is skipped: delete the output to run it again; it resumes an unfinished run"
 	@echo "  of the same configuration, trains a changed one in a new run-<digest> folder, and names the folder to"
@@ -138,8 +139,12 @@ demo: $(STAMP) ## everything on the embedded synthetic benchmark, on CPU -> resu
 # The paper's experiments (stages/experiments/<name>.yaml; README "Experiments"): each cell a chain of the stage
 # commands above, each stage run in checkpoints/PROFILE/experiments/stages/<stage>/<digest of its configuration>/.
 NAME ?=
+# SEEDS="0 1 2" (demo profile): each cell once per seed's world (data/demo for 0, data/demo-seed<s> else, built
+# first), the table the mean ± SE over the seeds (README "Experiments")
+SEEDS ?=
 EXPERIMENTS = $(sort $(basename $(notdir $(wildcard stages/experiments/*.yaml))))
-EXPERIMENT = $(SEVILA) experiment $(1) --profile $(PROFILE) --dataset $(DATASET) --backbone $(BACKBONE)
+EXPERIMENT = $(SEVILA) experiment $(1) --profile $(PROFILE) --dataset $(DATASET) --backbone $(BACKBONE) \
+	$(if $(strip $(SEEDS)),--seeds $(SEEDS))
 
 experiment: $(STAMP) banner ## one experiment, NAME=table7 (stages/experiments/) -> results/PROFILE/experiments/NAME/table.md
 	@test -n "$(NAME)" || { echo "give NAME=<experiment>: one of $(EXPERIMENTS)"; exit 2; }

@@ -12,7 +12,7 @@ import yaml
 REPO_STAGES = Path(__file__).resolve().parents[1] / "stages"
 # v3 is the validation video (24 frames): frames 4..8 are its event, so of 2 uniform keyframes (the midpoints of
 # the clip's halves, 5 or 6 and 17 or 18) exactly one lies inside.
-EVENT_WINDOWS = {"v0": [0, 11], "v1": [12, 23], "v2": [4, 19], "v3": [4, 8]}
+EVENT_WINDOWS = {"v0": [[0, 11]], "v1": [[12, 23]], "v2": [[4, 19]], "v3": [[4, 8]]}
 TINY = {
     "model": {"init_args": {"num_keyframes": 2, "warmup_steps": 1, "global_batch_size": 2, "max_device_batch_size": 2}},
     "data": {"init_args": {"num_frames": 4, "eval_num_frames": 4, "batch_size": 2, "eval_batch_size": 2,

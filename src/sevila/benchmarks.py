@@ -62,8 +62,9 @@ BENCHMARKS: dict[str, Benchmark] = {
                   "the official JSON Lines (qid, query, duration, vid, relevant_windows)",
                   "moments.jsonl", train_frames=4, eval_frames=75,
                   qid_prefix="QVHighlight"),
-        Benchmark("demo", "SeViLA demo (synthetic)", "qa", 5, ("Color", "Shape"), "accuracy", "Acc", "video", "flat",
-                  "", ""),
+        # Count: the demo world's `count` variant (`sevila demo-data --variant count`).
+        Benchmark("demo", "SeViLA demo (synthetic)", "qa", 5, ("Color", "Shape", "Count"), "accuracy", "Acc", "video",
+                  "flat", "", ""),
         # Your own videos and questions (`sevila.data.custom`): 2-5 options, a span where a row gives one.
         Benchmark("custom", "your own videos", "qa", 5, (), "accuracy", "Acc", "span", "files", "", ""),
     )

@@ -55,6 +55,23 @@ def frame_score_chart(
     return figure
 
 
+Point = tuple[str, float, float, "float | None"]  # label, x, y, y's error bar (None: no bar)
+
+
+def scatter_panels(panels: Mapping[str, Sequence[Point]], xlabel: str, title: str) -> Figure:
+    """One panel per measure (its name the y label), one labelled marker per point, with its error bar."""
+    figure = Figure(figsize=(4.0 * max(1, len(panels)), 3.8), dpi=100, layout="constrained")
+    figure.suptitle(title, fontsize=9)
+    for index, (measure, points) in enumerate(panels.items(), start=1):
+        axes = figure.add_subplot(1, len(panels), index)
+        for label, x, y, error in points:
+            axes.errorbar([x], [y], yerr=None if error is None else [error], fmt="o", capsize=3, label=label)
+            axes.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        axes.set_xlabel(xlabel)
+        axes.set_ylabel(measure)
+    return figure
+
+
 def save_figure(figure: Figure, path: str | os.PathLike[str]) -> None:
     """Write a figure as PNG, atomically."""
     with atomic_open(path, "wb") as handle:

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from sevila.demo.benchmark import SyntheticSettings, frame_examples
+from sevila.demo.cli import backbone_complete, backbone_main
 from sevila.demo.backbone import (
     BackboneTraining,
     build_backbone,
@@ -68,3 +69,17 @@ def test_lettered_question_is_the_answerer_prompt_with_the_gold_option_as_target
         assert word == gold and len(set(options)) == 5
         assert text == prompts.qa_prompts(question, [o + "." for o in options]).answerer
         assert target == prompts.answer_target(options.index(gold))
+
+
+def test_demo_backbone_skips_only_a_complete_folder(tmp_path: Path, caplog) -> None:
+    folder = tmp_path / "backbone"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")  # save_pretrained writes it first: a killed run leaves it alone
+    assert not backbone_complete(folder)
+    (folder / "pretraining.json").write_text('{"yes_no_accuracy": 90.0}')  # written last
+    assert backbone_complete(folder)
+    before = sorted((path.name, path.stat().st_mtime_ns) for path in folder.iterdir())
+    with caplog.at_level("INFO"):
+        assert backbone_main(["--output", str(folder), "--seed", "1"]) == 0
+    assert sorted((path.name, path.stat().st_mtime_ns) for path in folder.iterdir()) == before
+    assert "is complete, skipping" in caplog.text

@@ -12,7 +12,7 @@ from sevila.demo.report import mode_summary
 
 def test_mode_summary_scores_keyframes_and_windows_against_the_event(tmp_path: Path) -> None:
     # Video v0's event is frames 8..15 at 8 fps, so 1.0 s to 2.0 s; v1's is frames 0..7, 0.0 s to 1.0 s.
-    windows, videos = {"v0": [8, 15], "v1": [0, 7]}, {"Color_v0_0": "v0", "Shape_v1_0": "v1"}
+    windows, videos = {"v0": [[8, 15]], "v1": [[0, 7]]}, {"Color_v0_0": "v0", "Shape_v1_0": "v1"}
     predictions = [
         # right answer, 2 of 2 keyframes in the event, window 1.25-1.75 s inside it: IoU 0.5, IoP 1
         {"qid": "Color_v0_0", "prediction": 1, "target": 1, "frame_idx": [10, 14], "window": [1.25, 1.75]},

@@ -16,11 +16,11 @@ from sevila.data.annotations import read_moment_annotations, read_qa_annotations
 from sevila.data.datasets import frame_labels
 from sevila.demo.benchmark import BenchmarkFiles, SyntheticSettings, frame_examples, generate_benchmark, vocabulary
 from sevila.demo.render import COLOURS, SHAPES, shape_mask
-from sevila.demo.world import plan_split
+from sevila.demo.world import MOMENT_SHARE, PRESENCE, plan_moments, plan_split
 from sevila.data.video import probe_video, sample_frames
 from sevila.errors import SevilaError
 
-SETTINGS = SyntheticSettings(num_train_videos=3, num_val_videos=2, seed=5)
+SETTINGS = SyntheticSettings(num_train_videos=3, num_val_videos=2, num_moment_videos=2, num_moment_val_videos=1, seed=5)
 SATURATED = 125  # channel max - min of a vivid pixel (>= 155); the pale distractor (<= 95), grey noise and h264 stay below
 TINTED = 30  # channel max - min of a pale distractor pixel (>= 69); the noise is the same in all channels
 
@@ -42,8 +42,12 @@ def _saturated_share(frames: np.ndarray) -> np.ndarray:
     return ((frames.max(axis=-3) - frames.min(axis=-3)) > SATURATED).mean(axis=(-2, -1))
 
 
-def _windows(bench: BenchmarkFiles) -> dict[str, list[int]]:
-    return json.loads(bench.event_windows.read_text())
+def _windows(bench: BenchmarkFiles) -> dict[str, list[list[int]]]:
+    """Every clip's event window: QA clips from event_windows.json, moment clips from their plans."""
+    windows = json.loads(bench.event_windows.read_text())
+    moments = {plan.name: [[plan.first, plan.last]] for split in ("train", "val") for plan in plan_moments(SETTINGS, split)}
+    assert not windows.keys() & moments.keys()
+    return windows | moments
 
 
 def _annotation_files(bench: BenchmarkFiles) -> list[Path]:
@@ -59,7 +63,8 @@ def test_generate_benchmark_is_deterministic_by_seed(bench: BenchmarkFiles, tmp_
 
 
 def test_generate_benchmark_colour_only_inside_event_window(bench: BenchmarkFiles) -> None:
-    for video, (first, last) in _windows(bench).items():
+    assert len(_windows(bench)) == 3 + 2 + 2 + 1  # QA train, QA val, moment train, moment val
+    for video, [(first, last)] in _windows(bench).items():
         share = _saturated_share(_all_frames(bench.video(video)))
         inside = np.zeros(len(share), dtype=bool)
         inside[first : last + 1] = True
@@ -73,7 +78,10 @@ def test_generate_benchmark_annotations_load_with_readers(bench: BenchmarkFiles)
         moments = read_moment_annotations(bench.moments[split])
         assert {record.qtype for record in qa} == {"Color", "Shape"}
         assert all(len(set(record.options)) == len(record.options) == 5 for record in qa)
-        assert sorted({record.video for record in qa}) == sorted(record.video for record in moments)
+        assert len(moments) == (2 if split == "train" else 1)
+        assert all(record.video.startswith(f"moments_{split}") for record in moments)
+        # The Localizer's pre-training never sees a QA clip, so no QA event window is in any moment annotation.
+        assert not {record.video for record in qa} & {record.video for record in moments}
 
 
 def test_generate_benchmark_val_videos_disjoint_from_train(bench: BenchmarkFiles) -> None:
@@ -91,18 +99,28 @@ def test_generate_benchmark_moment_window_labels_exactly_event_frames(bench: Ben
             info = probe_video(bench.video(record.video))
             assert record.duration == pytest.approx(info.duration)
             labels = frame_labels(torch.arange(info.num_frames, dtype=torch.float64) / info.fps, record.windows)
-            first, last = windows[record.video]
+            [(first, last)] = windows[record.video]
             assert torch.nonzero(labels).flatten().tolist() == list(range(first, last + 1)), record.qid
 
 
 def test_generate_benchmark_answers_describe_the_event(bench: BenchmarkFiles) -> None:
-    moments = [record for split in ("train", "val") for record in read_moment_annotations(bench.moments[split])]
-    queries = {record.video: record.query for record in moments}
     for split in ("train", "val"):
+        scenes = {plan.name: plan.scene for plan in plan_split(SETTINGS, split)}
         for record in read_qa_annotations(bench.qa[split]):
-            _, colour, shape, _ = queries[record.video].split()
-            expected = colour if record.qtype == "Color" else shape
+            scene = scenes[record.video]
+            expected = scene.colour if record.qtype == "Color" else scene.shape
             assert record.options[record.answer] == expected + ".", record.qid
+
+
+def test_moment_queries_name_the_event_and_pale_shapes_often_share_its_hue_or_kind() -> None:
+    plans = plan_moments(SyntheticSettings(num_moment_videos=60), "train")
+    for plan in plans:
+        assert plan.moment_record().query == f"a {plan.scene.colour} {plan.scene.shape} appears" and not plan.questions
+    hues = [plan.scene.distractor_hue == plan.scene.colour for plan in plans]
+    kinds = [plan.scene.distractor_shape == plan.scene.shape for plan in plans]
+    # 60 clips at a share of 0.5: each count lies in 18..42 with probability > 0.999
+    assert 18 <= sum(hues) <= 42 and 18 <= sum(kinds) <= 42 and MOMENT_SHARE == 0.5
+    assert any(h and k for h, k in zip(hues, kinds)) and any(not h and not k for h, k in zip(hues, kinds))
 
 
 def test_options_name_what_the_pale_shape_shows_as_a_wrong_answer() -> None:
@@ -123,6 +141,7 @@ def test_prepare_nextqa_reproduces_val_questions(bench: BenchmarkFiles, tmp_path
 def test_vocabulary_covers_every_annotation_word(bench: BenchmarkFiles) -> None:
     texts = [record.question + " " + " ".join(record.options) for record in read_qa_annotations(bench.qa["train"])]
     texts += [record.query for record in read_moment_annotations(bench.moments["train"])]
+    texts += [PRESENCE.format(colour=colour, shape=shape) for colour in COLOURS for shape in SHAPES]
     words = {word.strip(string.punctuation) for text in texts for word in text.split()}
     assert words <= set(vocabulary()), words - set(vocabulary())
 

@@ -16,8 +16,9 @@ from sevila.experiments.spec import load_experiment
 
 # name -> (cells, distinct stage runs) on the tiny settings
 SHIPPED = {
-    "table2_3": (8, 14), "table5": (4, 7), "table7": (7, 8), "table9": (4, 5), "table14": (3, 10),
-    "keyframes_k": (4, 9), "table16": (4, 5),
+    "table2_3": (8, 14), "table5": (5, 8), "table7": (7, 8), "table9": (4, 5), "table14": (3, 10),
+    "keyframes_k": (4, 9), "table16": (4, 5), "study_count": (4, 8), "gated_labels": (4, 9),
+    "study_answerer": (6, 8),  # the tiny settings train 1 epoch: its 1-epoch Answerer is its fine-tuned one
 }
 
 
@@ -44,9 +45,24 @@ def test_cells_share_the_stage_runs_of_equal_configuration_across_experiments(st
     context = _context(stages, tmp_path, tiny_backbone_dir)
     planned = {name: plan_cells(load_experiment(name, stages / "experiments"), context) for name in SHIPPED}
     runs = {name: {cell.spec.setting: cell.runs for cell in cells} for name, cells in planned.items()}
-    assert len({run.folder for cells in planned.values() for cell in cells for run in cell.runs}) == 42
+    assert len({run.folder for cells in planned.values() for cell in cells for run in cell.runs}) == 46
+    # Table 5's uniform cell is Table 2/3's; the gated study's paper-rule cells are Table 5's refinements; the
+    # Answerer study's zero-shot and fine-tuned cells are Table 5's and Table 2/3's
+    assert runs["table5"]["4 uniform frames"] == runs["table2_3"]["zero-shot, 4 uniform frames"]
+    assert runs["gated_labels"]["refined only, paper rule"] == runs["table5"]["refined only"]
+    assert runs["gated_labels"]["pre-trained + refined, paper rule"] == runs["table5"]["pre-trained + refined"]
+    assert runs["gated_labels"]["refined only, gated rule"][-2] != runs["table5"]["refined only"][-2]
+    assert runs["study_answerer"]["zero-shot Answerer, + refined"] == runs["table5"]["pre-trained + refined"]
+    assert runs["study_answerer"]["fine-tuned Answerer, + refined"] == runs["table2_3"][
+        "fine-tuned, Localizer pre-trained + refined"]
     # the same evaluation of the same weights, named in two tables, is one folder
     assert runs["table5"]["pre-trained"][-1].folder == runs["table2_3"]["zero-shot, Localizer pre-trained"][-1].folder
+    # the count study's cells are Table 2/3's on other data: each Answerer fine-tuned on the frames it is evaluated on
+    for setting, same in (("4 uniform frames", "fine-tuned, 4 uniform frames"),
+                          ("4 keyframes, pre-trained Localizer", "fine-tuned, Localizer pre-trained"),
+                          ("32 uniform frames", "fine-tuned, 32 uniform frames"),
+                          ("zero-shot, 4 keyframes of the pre-trained Localizer", "zero-shot, Localizer pre-trained")):
+        assert [r.folder for r in runs["study_count"][setting]] == [r.folder for r in runs["table2_3"][same]], setting
     assert runs["table14"]["round 1"] == runs["table2_3"]["fine-tuned, Localizer pre-trained + refined"]
     # the paper wording is the default: naming it changes nothing
     assert [r.folder for r in runs["table16"]["paper"]] == [
@@ -84,6 +100,13 @@ BAD = [
      "runs.a.stage: 'train' is not a stage"),
     ({"cells": [{"setting": "a", "evaluate": {}}, {"setting": "a", "evaluate": {}}]},
      "cells[1].setting: expected a unique non-empty name, got 'a'"),
+    ({"cells": [{"setting": "a", "evaluate": {}}, {"setting": "b", "evaluate": {}}],
+      "compare": [{"label": "b vs a", "base": "a", "other": "c"}]},
+     "compare[0].other: 'c' is no cell's setting; cells: a; b"),
+    ({"cells": [{"setting": "a", "evaluate": {}}], "compare": [{"label": "x", "base": "a", "othre": "a"}]},
+     "compare[0]: unknown key 'othre'; expected one of label, base, other"),
+    ({"cells": [{"setting": "a", "evaluate": {}}], "compare": {"label": "x"}},
+     "compare: expected a list of {label, base, other}, got dict"),
 ]
 
 
@@ -101,7 +124,7 @@ def test_a_bad_experiment_file_is_one_line_and_exit_2(tree: dict, expected: str,
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
-    (["tabel7"], "unknown experiment 'tabel7'; known: keyframes_k, table14, table16, table2_3, table5, table7, table9"),
+    (["tabel7"], "unknown experiment 'tabel7'; known: gated_labels, keyframes_k, study_answerer, study_count, table14, table16, table2_3, table5, table7, table9"),
     (["table7", "--cells", "n=99*"], "--cells 'n=99*' matches no cell of table7; its cells: BLIP-2 voting, 8 frames;"),
     (["table7", "--profile", "lab"], "argument --profile: invalid choice: 'lab'"),
     (["table7", "--dataset", "nextqa2"], "--dataset nextqa2: no "),

@@ -7,7 +7,7 @@ import torch
 
 from sevila import prompts
 from sevila.model.keyframes import gather_frames, uniform_keyframes
-from sevila.model.sevila import pseudo_labels_from_logits
+from sevila.model.pseudo_label_rules import pseudo_labels_from_logits
 
 
 def _batch(num_questions: int = 2):

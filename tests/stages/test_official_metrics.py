@@ -13,6 +13,7 @@ from video_factory import write_indexed_video
 from sevila.benchmarks import BENCHMARKS
 from sevila.data.video_paths import video_path
 from sevila.cli import main as sevila_main
+from sevila.demo.benchmark import SyntheticSettings, generate_benchmark
 
 # Per benchmark: (qid, video name as the record holds it, has a [start, end] span).
 QUESTIONS = {
@@ -98,6 +99,24 @@ def test_metrics_json_equals_sevila_metrics_on_the_same_predictions(
         assert (out / SUBMISSIONS[name]).read_text() == exported.read_text()
     else:
         assert not list(out.glob("submission_*"))
+
+
+def test_count_world_metrics_json_equals_sevila_metrics_with_acc_count(tmp_path, tiny_backbone_dir, capsys):
+    settings = SyntheticSettings(num_train_videos=1, num_val_videos=3, num_moment_videos=1, num_moment_val_videos=1,
+                                 size=32, variant="count")
+    root = generate_benchmark(tmp_path / "count", settings).root
+    out = tmp_path / "results"
+    overlay = write_overlay(tmp_path / "eval.yaml", tiny_backbone_dir, root, "qa", model={"output_dir": str(out)},
+                            trainer={"default_root_dir": str(out)})
+    assert run_stage("test", "evaluate", "demo_qa", overlay) == 0
+    written = json.loads((out / "metrics.json").read_text())
+    printed = _official(capsys, "demo", "--predictions", str(out / "predictions.json"))
+    rows = json.loads((out / "predictions.json").read_text())
+    assert sorted(row["qid"] for row in rows) == ["Count_val0000_0", "Count_val0001_0", "Count_val0002_0"]
+    correct = sum(row["prediction"] == row["target"] for row in rows)
+    table = {key: value for key, value in printed.items() if not key.endswith("_predictions")}
+    assert table == {"num_evaluated": 3, "Acc": round(100 * correct / 3, 2), "Acc_Count": round(100 * correct / 3, 2)}
+    assert {key: written[key] for key in table} == table
 
 
 def test_moment_metrics_json_equals_sevila_metrics(tmp_path, tiny_backbone_dir, tiny_benchmark, capsys):

@@ -3,14 +3,17 @@
 BLIP-2 reaches SeViLA already able to see and to answer yes/no and lettered options about an image;
 the tiny backbone gets the same abilities here, from single frames (never from video clips or their
 event windows): the ViT, Q-Former and T5 learn (1) lettered multiple-choice answers about a frame that
-shows a vivid shape and (2) yes/no on "a <colour> <shape> appears" for any frame. The result is saved
+shows a vivid shape and (2) yes/no on whether a frame shows a shape of a given hue and kind, pale or vivid
+(`world.PRESENCE`; never the moment query or the Localizer's prompt). The result is saved
 with `save_pretrained` and later loaded through the same `from_pretrained` path as the real BLIP-2.
 
 Three choices make this fit in a few CPU minutes (without them the option accuracy stays at chance):
 - initialisation at the scale of a fresh small transformer: Hugging Face's BLIP-2 config starts the ViT at
   std 1e-10 and the query tokens at zero (it expects EVA weights), which stalls shape recognition;
-- a training-only caption head on the Q-Former output (colour and shape of the frame), the direct visual
-  signal BLIP-2's own Q-Former pre-training gives before the language model is attached;
+- a training-only caption head on the Q-Former output (colour, shape and whether the shape is vivid or pale),
+  the direct visual signal BLIP-2's own Q-Former pre-training gives before the language model is attached
+  (without the vivid/pale term the ViT has no reason to keep saturation apart, and no Localizer trained on
+  top of the frozen ViT can then tell the event from the pale shape);
 - a relative-position prior in the T5 encoder: two heads start out looking two tokens ahead and behind,
   which links each option letter to its text in `Option X: text`; from a flat start the tiny T5 sits on a
   plateau at chance for thousands of steps before it finds that link.
@@ -31,7 +34,7 @@ from transformers.models.t5.modeling_t5 import T5Attention
 
 from sevila.demo.benchmark import FrameExample, SyntheticSettings, frame_examples, vocabulary
 from sevila.demo.render import COLOURS, SHAPES
-from sevila.demo.world import NUM_OPTIONS, QUESTIONS
+from sevila.demo.world import NUM_OPTIONS, PRESENCE, QUESTIONS
 from sevila.data.transforms import normalize
 from sevila import prompts
 from sevila.model.backbone import parts_from_model
@@ -65,7 +68,8 @@ class BackboneTraining:
 
 
 class CaptionHead(nn.Module):
-    """Training-only: the mean projected query scored against T5's input embeddings of hue and shape words."""
+    """Training-only: the mean projected query scored against T5's input embeddings of hue and shape words,
+    and a linear vivid-or-pale read-out."""
 
     def __init__(self, language: PromptedT5) -> None:
         super().__init__()
@@ -74,14 +78,17 @@ class CaptionHead(nn.Module):
         self.colour_ids = torch.tensor([single_token_id(language.tokenizer, word) for word in _COLOUR_NAMES])
         self.shape_ids = torch.tensor([single_token_id(language.tokenizer, word) for word in SHAPES])
         self.scale = nn.Parameter(torch.tensor(width**-0.5))
+        self.vivid = nn.Linear(width, 1)
 
     def loss(self, queries: Tensor, examples: list[FrameExample]) -> Tensor:
-        """Cross-entropy of the hue and the kind of shape each frame shows (vivid or pale)."""
+        """Cross-entropy of the hue and the kind of shape each frame shows, and of whether it is vivid."""
         pooled = queries.mean(dim=1) * self.scale  # (B, D)
         hues = torch.tensor([_COLOUR_NAMES.index(e.hue) for e in examples], device=pooled.device)
         shapes = torch.tensor([SHAPES.index(e.shape) for e in examples], device=pooled.device)
-        return F.cross_entropy(pooled @ self.language.embed(self.colour_ids).T, hues) + F.cross_entropy(
-            pooled @ self.language.embed(self.shape_ids).T, shapes)
+        vivid = torch.tensor([float(e.event) for e in examples], device=pooled.device)
+        return (F.cross_entropy(pooled @ self.language.embed(self.colour_ids).T, hues)
+                + F.cross_entropy(pooled @ self.language.embed(self.shape_ids).T, shapes)
+                + F.binary_cross_entropy_with_logits(self.vivid(pooled).squeeze(-1), vivid))
 
 
 def frames_tensor(examples: list[FrameExample], image_size: int) -> Tensor:
@@ -92,14 +99,17 @@ def frames_tensor(examples: list[FrameExample], image_size: int) -> Tensor:
 
 
 def yes_no_prompts(examples: list[FrameExample], rng: random.Random) -> tuple[list[str], list[str]]:
-    """One statement per frame, true for about half the event frames; targets `yes`/`no`."""
+    """One presence question per frame about what it shows, vivid or pale: true for about a quarter, a quarter
+    each right in hue only or in kind only, the rest drawn at random; targets `yes`/`no`."""
     texts, targets = [], []
     for example in examples:
         colour, shape = rng.choice(list(COLOURS)), rng.choice(SHAPES)
-        if example.event and rng.random() < 0.5:
-            colour, shape = example.colour, example.shape
-        texts.append(prompts.moment_prompt(f"a {colour} {shape} appears"))
-        targets.append("yes" if example.event and (colour, shape) == (example.colour, example.shape) else "no")
+        draw = rng.random()
+        if draw < 0.75:
+            colour = example.hue if draw < 0.5 else colour
+            shape = example.shape if draw < 0.25 or draw >= 0.5 else shape
+        texts.append(PRESENCE.format(colour=colour, shape=shape))
+        targets.append("yes" if (colour, shape) == (example.hue, example.shape) else "no")
     return texts, targets
 
 

@@ -2,10 +2,12 @@
 
 Layout written by `generate_benchmark(root, settings)`:
   videos/<video>.mp4                     h264/yuv420p clips (train0000.., val0000..)
-  qa/{train,val}.json                    SeViLA-format QA (qid types Color and Shape, 5 options)
-  moments/{train,val}.json               QVHighlights-format queries (`a red circle appears`)
+  qa/{train,val}.json                    SeViLA-format QA (qid types Color and Shape, 5 options; the
+                                         `count` variant: Count, options one..five)
+  moments/{train,val}.json               QVHighlights-format queries (`a red circle appears`) of the moment
+                                         clips (videos/moments_train0000..): no QA clip is among them
   raw/val.csv, raw/map_vid_vidorID.json  the val questions in the official NExT-QA layout
-  event_windows.json                     video -> [first_frame, last_frame] of its event
+  event_windows.json                     QA video -> [[first_frame, last_frame], ...] of its events (scoring only)
   complete                               the settings, written last: present = all of the above is done
 """
 
@@ -30,6 +32,7 @@ from sevila.demo.world import (
     SyntheticSettings,
     VideoPlan,
     ask,
+    plan_moments,
     plan_split,
     vocabulary,
 )
@@ -41,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 NEXTQA_HEADER = ("video", "frame_count", "width", "height", "question", "answer", "qid", "type",
                  *(f"a{i}" for i in range(NUM_OPTIONS)))
-_FORMAT_VERSION = 4  # bump when the generator changes what it writes, so old outputs are regenerated
+_FORMAT_VERSION = 5  # bump when the generator changes what it writes, so old outputs are regenerated
 
 
 @dataclass(frozen=True)
@@ -106,15 +109,16 @@ def generate_benchmark(output_dir: str | Path, settings: SyntheticSettings) -> B
     files.marker.unlink(missing_ok=True)
     started = time.perf_counter()
     plans = {split: plan_split(settings, split) for split in SPLITS}
-    for plan in plans["train"] + plans["val"]:
+    moments = {split: plan_moments(settings, split) for split in SPLITS}
+    for plan in [*plans["train"], *plans["val"], *moments["train"], *moments["val"]]:
         encode_video(files.video(plan.name), plan.frames(), plan.fps)
-    for split, split_plans in plans.items():
-        write_json(files.qa[split], [r.to_json() for plan in split_plans for r in plan.qa_records()])
-        write_json(files.moments[split], [plan.moment_record().to_json() for plan in split_plans])
+    for split in SPLITS:
+        write_json(files.qa[split], [r.to_json() for plan in plans[split] for r in plan.qa_records()])
+        write_json(files.moments[split], [plan.moment_record().to_json() for plan in moments[split]])
     _write_nextqa(files, plans["val"], settings.size)
-    write_json(files.event_windows, {plan.name: [plan.first, plan.last] for plan in plans["train"] + plans["val"]})
+    write_json(files.event_windows, {plan.name: plan.windows() for plan in plans["train"] + plans["val"]})
     write_json(files.marker, stamp)
-    count = len(plans["train"]) + len(plans["val"])
+    count = sum(map(len, [*plans.values(), *moments.values()]))
     logger.info("%s: wrote %d clips in %.1f s", files.root, count, time.perf_counter() - started)
     return files
 
@@ -147,7 +151,10 @@ def frame_examples(settings: SyntheticSettings, count: int, seed: int) -> list[F
 
 def _stamp(settings: SyntheticSettings) -> dict[str, Any]:
     """What the completion marker holds: a round-trip through JSON makes tuples lists, as when read back."""
-    return json.loads(json.dumps({"version": _FORMAT_VERSION, "settings": asdict(settings)}))
+    fields = asdict(settings)
+    if settings.variant == "event":  # the default world's marker from before the variant existed stays valid
+        del fields["variant"]
+    return json.loads(json.dumps({"version": _FORMAT_VERSION, "settings": fields}))
 
 
 def _write_nextqa(files: BenchmarkFiles, plans: list[VideoPlan], size: int) -> None:

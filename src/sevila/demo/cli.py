@@ -14,19 +14,29 @@ from sevila.io import write_json
 log = logging.getLogger(__name__)
 
 
+COMPLETE = "pretraining.json"  # written last: a folder without it (an interrupted run) is trained again
+
+
+def backbone_complete(folder: Path) -> bool:
+    """Whether `folder` holds a whole demo backbone (saved, then its held-out accuracies written)."""
+    return (folder / "config.json").is_file() and (folder / COMPLETE).is_file()
+
+
 def backbone_main(argv: list[str]) -> int:
-    """Pre-train the tiny BLIP-2 on single synthetic frames and save it (skipped when it exists)."""
+    """Pre-train the tiny BLIP-2 on single synthetic frames and save it (skipped when it is complete)."""
     parser = OneLineParser(prog="sevila demo-backbone", description=backbone_main.__doc__)
     parser.add_argument("--output", default="data/demo/backbone", help="folder for save_pretrained")
     parser.add_argument("--steps", type=int, default=BackboneTraining.steps, help="optimizer steps")
     parser.add_argument("--seed", type=int, default=BackboneTraining.seed)
     args = parser.parse_args(argv)
     output = Path(args.output)
-    if (output / "config.json").is_file():
-        log.info("demo backbone: %s exists, skipping (delete it to re-train)", output)
+    if backbone_complete(output):
+        log.info("demo backbone: %s is complete, skipping (delete it to re-train)", output)
         return 0
+    if output.exists():
+        log.info("demo backbone: %s has no %s (an interrupted run): training it again", output, COMPLETE)
     accuracy = pretrain_backbone(output, BackboneTraining(steps=args.steps, seed=args.seed))
-    write_json(output / "pretraining.json", accuracy)
+    write_json(output / COMPLETE, accuracy)
     return 0
 
 

@@ -1,9 +1,9 @@
-"""Drawing and encoding of the synthetic demo world: a pale moving shape, one short vivid event."""
+"""Drawing and encoding of the synthetic demo world: a pale moving shape, short vivid events."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import av
 import numpy as np
@@ -49,8 +49,15 @@ class Scene:
     event_radius: float
 
 
-def sample_scene(rng: np.random.Generator, size: int, colour: str, shape: str) -> Scene:
-    """Draw a clip's scene; the pale distractor has neither the event's kind of shape nor its hue.
+def sample_scene(rng: np.random.Generator, size: int, colour: str, shape: str, same_hue: bool = False,
+                 same_kind: bool = False, other_hues: tuple[str, ...] = (), other_kinds: tuple[str, ...] = ()
+                 ) -> Scene:
+    """Draw a clip's scene; the pale distractor has neither the event's kind of shape nor its hue (by default).
+
+    `same_hue` / `same_kind` give the pale shape the event's hue / kind instead: moment clips do so, so that a
+    query (`a red circle appears`) is told apart from a pale red circle that was there all along only by the
+    event itself (see `world.plan_moments`). `other_hues` / `other_kinds` are what the pale shape must not show
+    either: the count world's further events (`with_event`).
 
     An Answerer that reads the distractor then answers the clip's questions wrongly outside the event, as
     one looking at an unrelated moment of a real video does. Were the distractor the event's kind (or
@@ -62,11 +69,12 @@ def sample_scene(rng: np.random.Generator, size: int, colour: str, shape: str) -
     speed = float(rng.uniform(0.6, 1.6))
     angle = float(rng.uniform(0.0, 2 * np.pi))
     offset = rng.uniform(-EVENT_OFFSET, EVENT_OFFSET, size=2) * size
+    hues, kinds = (colour, *other_hues), (shape, *other_kinds)
     return Scene(
         size=size,
         seed=int(rng.integers(2**31)),
-        distractor_shape=str(rng.choice([kind for kind in SHAPES if kind != shape])),
-        distractor_hue=str(rng.choice([hue for hue in COLOURS if hue != colour])),
+        distractor_shape=shape if same_kind else str(rng.choice([k for k in SHAPES if k not in kinds])),
+        distractor_hue=colour if same_hue else str(rng.choice([h for h in COLOURS if h not in hues])),
         distractor_grey=int(rng.integers(low, high + 1)),
         distractor_radius=radius,
         start=(float(rng.uniform(radius, size - radius)), float(rng.uniform(radius, size - radius))),
@@ -76,6 +84,14 @@ def sample_scene(rng: np.random.Generator, size: int, colour: str, shape: str) -
         event_centre=(size / 2 + float(offset[0]), size / 2 + float(offset[1])),
         event_radius=float(rng.uniform(*EVENT_RADIUS)) * size,
     )
+
+
+def with_event(rng: np.random.Generator, scene: Scene, colour: str, shape: str) -> Scene:
+    """The same clip (pale shape, noise) with another vivid shape, placed and sized as `sample_scene` places one."""
+    offset = rng.uniform(-EVENT_OFFSET, EVENT_OFFSET, size=2) * scene.size
+    return replace(scene, colour=colour, shape=shape,
+                   event_centre=(scene.size / 2 + float(offset[0]), scene.size / 2 + float(offset[1])),
+                   event_radius=float(rng.uniform(*EVENT_RADIUS)) * scene.size)
 
 
 def shape_mask(shape: str, size: int, centre: tuple[float, float], radius: float) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The demo's results: summary.json/.md, a bar chart and a keyframe contact sheet in results/demo/.
 
-keyframe_hit_rate: percent of the selected frames that lie inside the video's event window.
-pseudo_label_precision: percent of the frames the reverse chain labelled `yes` that lie inside it.
+keyframe_hit_rate: percent of the selected frames that lie inside one of the video's event windows.
+pseudo_label_precision: percent of the frames the reverse chain labelled `yes` that lie inside one;
+pseudo_label_recall: percent of the labelled frames inside one that it labelled `yes`.
 mIoU, IoP@0.5, Acc@GQA: NExT-GQA's grounding metrics of each prediction's `window` (the `keyframes` rule, from the
 first to the last keyframe) against the event's window in seconds (its frames first/fps to (last + 1)/fps).
 All are computed from the files the pipeline wrote; the event windows are read only here, to score.
@@ -31,25 +32,24 @@ MODES = ("uniform", "localizer", "refined")
 GROUNDING = ("mIoU", "IoP@0.5", "Acc@GQA")
 
 
-def _inside(frame: int, window: list[int]) -> bool:
-    return window[0] <= frame <= window[1]
+Windows = dict[str, list[list[int]]]  # event_windows.json: video -> its events' [first, last] frames
 
 
-def keyframe_hit_rate(
-    predictions: list[dict[str, Any]], videos: dict[str, str], windows: dict[str, list[int]]
-) -> float:
-    """Percent of the predictions' keyframes (`frame_idx`) inside their video's event window [first, last]."""
+def _inside(frame: int, windows: list[list[int]]) -> bool:
+    return any(first <= frame <= last for first, last in windows)
+
+
+def keyframe_hit_rate(predictions: list[dict[str, Any]], videos: dict[str, str], windows: Windows) -> float:
+    """Percent of the predictions' keyframes (`frame_idx`) inside one of their video's event windows."""
     hits = [_inside(f, windows[videos[p["qid"]]]) for p in predictions for f in p["frame_idx"]]
     return round(100 * sum(hits) / len(hits), 2)
 
 
-def mode_summary(
-    results: Path, videos: dict[str, str], windows: dict[str, list[int]], fps: float
-) -> dict[str, float | None]:
+def mode_summary(results: Path, videos: dict[str, str], windows: Windows, fps: float) -> dict[str, float | None]:
     """Accuracy, keyframe hit rate and grounding of one evaluation folder (predictions.json + metrics.json)."""
     metrics = json.loads((results / "metrics.json").read_text(encoding="utf-8"))
     predictions = json.loads((results / "predictions.json").read_text(encoding="utf-8"))
-    truths = {p["qid"]: [_seconds(windows[videos[p["qid"]]], fps)] for p in predictions}
+    truths = {p["qid"]: [_seconds(window, fps) for window in windows[videos[p["qid"]]]] for p in predictions}
     grounded = nextgqa_metrics(truths, {p["qid"]: p["window"] for p in predictions},
                                {p["qid"]: p["prediction"] == p["target"] for p in predictions}).to_json()
     return {"accuracy": metrics["Acc"], "keyframe_hit_rate": keyframe_hit_rate(predictions, videos, windows),
@@ -61,15 +61,24 @@ def _seconds(window: list[int], fps: float) -> tuple[float, float]:
     return window[0] / fps, (window[1] + 1) / fps
 
 
-def pseudo_label_summary(cache_dir: Path, videos: dict[str, str], windows: dict[str, list[int]]) -> dict[str, float]:
-    """Precision and positive rate of the cached reverse-chain pseudo-labels."""
+def read_pseudo_labels(cache_dir: Path) -> dict[str, bool]:
+    """Every cached reverse-chain label, `<qid>|<frame index>` -> yes/no, of all ranks' shards."""
     labels: dict[str, bool] = {}
     for shard in sorted(cache_dir.glob("pseudo_labels.rank*.json")):
         labels.update(json.loads(shard.read_text(encoding="utf-8")))
-    positives = [key.rsplit("|", 1) for key, label in labels.items() if label]
-    inside = [_inside(int(frame), windows[videos[qid]]) for qid, frame in positives]
+    return labels
+
+
+def pseudo_label_summary(cache_dir: Path, videos: dict[str, str], windows: Windows) -> dict[str, float]:
+    """Precision, recall and positive rate of the cached reverse-chain pseudo-labels against the event windows."""
+    labels = read_pseudo_labels(cache_dir)
+    judged = [(label, _inside(int(frame), windows[videos[qid]]))
+              for key, label in labels.items() for qid, frame in [key.rsplit("|", 1)]]
+    positives = [inside for label, inside in judged if label]
+    events = [label for label, inside in judged if inside]
     return {
-        "pseudo_label_precision": round(100 * sum(inside) / max(1, len(inside)), 2),
+        "pseudo_label_precision": round(100 * sum(positives) / max(1, len(positives)), 2),
+        "pseudo_label_recall": round(100 * sum(events) / max(1, len(events)), 2),
         "pseudo_label_positive_rate": round(100 * len(positives) / max(1, len(labels)), 2),
     }
 
@@ -80,8 +89,8 @@ def markdown(summary: dict[str, Any]) -> str:
              "|---|---|---|" + "---|" * len(GROUNDING)]
     lines += [f"| {m} | {summary[m]['accuracy']:.2f} | {summary[m]['keyframe_hit_rate']:.2f} | "
               + " | ".join(f"{summary[m][key]:.1f}" for key in GROUNDING) + " |" for m in MODES]
-    lines += ["", f"pseudo-label precision: {summary['pseudo_label_precision']:.2f} "
-              f"(positive rate {summary['pseudo_label_positive_rate']:.2f})", ""]
+    lines += ["", f"pseudo-label precision: {summary['pseudo_label_precision']:.2f}, recall "
+              f"{summary['pseudo_label_recall']:.2f} (positive rate {summary['pseudo_label_positive_rate']:.2f})", ""]
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sevila.errors import SevilaError
-from sevila.experiments.plan import Context, StageRun, merged, plan_run
+from sevila.experiments.plan import Context, StageRun, context_settings, merged, plan_run
 from sevila.experiments.settings_check import check_settings
 from sevila.experiments.spec import CellSpec, Experiment
 
@@ -47,7 +47,8 @@ def check_inputs_exist(context: Context) -> None:
     """Before any work: the profile's data and backbone are there (the demo's come from `make demo`)."""
     wanted = [Path(context.backbone)] if context.profile == "demo" or Path(context.backbone).exists() else []
     for data in {context.dataset, context.trained_on, context.moments}:
-        tree = merged((context.stages / "data" / f"{data}.yaml", *context.extra_configs), {})
+        tree = merged((context.stages / "data" / f"{data}.yaml", *context.extra_configs),
+                      context_settings(context, data))
         folder = (tree.get("data") or {}).get("init_args", {}).get("annotation_dir")
         wanted += [Path(folder)] if folder else []
     for path in wanted:

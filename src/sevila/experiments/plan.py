@@ -33,6 +33,8 @@ EXPORTS = {"pretrain_localizer": "localizer.safetensors", "finetune_answerer": "
 MOMENTS = {"demo": "demo_moments", "paper": "qvhighlights"}
 BACKBONES = {name: profile.backbone for name, profile in PROFILES.items()}  # the Makefile's BACKBONE per profile
 DATASETS = {"demo": "demo_qa", "paper": "nextqa"}
+DEMO_DATA = {"demo_qa": "qa", "demo_moments": "moments"}  # the data YAMLs whose files --data-root replaces
+SEED_BASE = 42  # the stage YAMLs' seed_everything: seed s runs with 42 + s, so seed 0 is the runs of today
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Context:
     checkpoints: Path = Path("checkpoints/demo")
     results: Path = Path("results/demo")
     extra_configs: tuple[Path, ...] = ()
+    data_root: Path | None = None  # a demo world (`sevila demo-data --output DIR`) instead of data/demo
+    seed: int | None = None  # --seeds: every run gets seed_everything 42 + seed
 
     @property
     def moments(self) -> str:
@@ -114,10 +118,27 @@ def flag_value(value: Any) -> str:
     return json.dumps(value)
 
 
+def data_of(context: Context, stage: str) -> str:
+    """The data YAML a stage reads: the moments for stage 1, the dataset for the evaluation, else what it trains on."""
+    if stage == "pretrain_localizer":
+        return context.moments
+    return context.dataset if stage == "evaluate" else context.trained_on
+
+
+def context_settings(context: Context, data: str) -> dict[str, Any]:
+    """The flags --data-root and --seeds add after the layers (none by default: today's digests stay)."""
+    settings: dict[str, Any] = {}
+    if context.data_root is not None and data in DEMO_DATA:
+        settings["data.init_args.annotation_dir"] = str(context.data_root / DEMO_DATA[data])
+        settings["data.init_args.video_dir"] = str(context.data_root / "videos")
+    if context.seed is not None:
+        settings["seed_everything"] = SEED_BASE + context.seed
+    return settings
+
+
 def layers(context: Context, stage: str) -> tuple[Path, ...]:
     """The Makefile's CONFIGS: data, stage, the stage's recipe for that data when there is one, profile; then extras."""
-    data = context.moments if stage == "pretrain_localizer" else (
-        context.dataset if stage == "evaluate" else context.trained_on)
+    data = data_of(context, stage)
     files = [context.stages / "data" / f"{data}.yaml", context.stages / f"{stage}.yaml"]
     recipe = context.stages / "recipes" / stage / f"{data}.yaml"
     files += [recipe] if recipe.is_file() else []
@@ -182,7 +203,8 @@ def annotation_digests(tree: Mapping[str, Any]) -> dict[str, str]:
 def plan_run(run: RunSpec, context: Context, inputs: Mapping[str, StageRun]) -> StageRun:
     """The StageRun of `run`, given the StageRuns of the runs it starts from."""
     configs = layers(context, run.stage)
-    tree = merged(configs, run.settings)
+    settings = {**context_settings(context, data_of(context, run.stage)), **run.settings}
+    tree = merged(configs, settings)
     identity = {
         "stage": run.stage,
         "config": with_defaults(tree),
@@ -193,4 +215,4 @@ def plan_run(run: RunSpec, context: Context, inputs: Mapping[str, StageRun]) -> 
     text = json.dumps(identity, sort_keys=True, default=str)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     folder = context.checkpoints / "experiments" / "stages" / run.stage / digest
-    return StageRun(run.stage, configs, dict(run.settings), dict(inputs), digest, folder, context.backbone, tree)
+    return StageRun(run.stage, configs, settings, dict(inputs), digest, folder, context.backbone, tree)

@@ -10,6 +10,8 @@ cells:
   - setting: "n=32 k=4"
     evaluate: {init_localizer: localizer, init_answerer: answerer, set: {data.init_args.num_frames: 32}}
     paper: {nextqa: 73.8}  # the paper's accuracy per dataset; leave a dataset out where it is not known
+compare:                   # optional paired comparisons of two cells (other - base), by their settings
+  - {label: "k=1 -> k=4", base: "n=32 k=1", other: "n=32 k=4"}
 ```
 `init_localizer` / `init_answerer` name another run (its exported heads start this one); absent = BLIP-2's Q-Former.
 """
@@ -27,7 +29,8 @@ from sevila.errors import SevilaError
 
 STAGES = ("pretrain_localizer", "finetune_answerer", "refine_localizer", "evaluate")
 INPUTS = ("init_localizer", "init_answerer")
-TOP_KEYS = ("title", "paper_source", "runs", "cells")
+TOP_KEYS = ("title", "paper_source", "runs", "cells", "compare")
+COMPARE_KEYS = ("label", "base", "other")
 RUN_KEYS = ("stage", "set", *INPUTS)
 CELL_KEYS = ("setting", "runs", "evaluate", "paper")
 
@@ -52,14 +55,24 @@ class CellSpec:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """A paired comparison: cell `other` minus cell `base`, question by question (their settings)."""
+
+    label: str
+    base: str
+    other: str
+
+
+@dataclass(frozen=True)
 class Experiment:
-    """A named grid of cells."""
+    """A named grid of cells, and the comparisons of pairs of them."""
 
     name: str
     path: Path
     title: str
     paper_source: str
     cells: tuple[CellSpec, ...]
+    comparisons: tuple[Comparison, ...] = ()
 
 
 def _mapping(value: Any, where: str, allowed: tuple[str, ...]) -> Mapping[str, Any]:
@@ -137,7 +150,29 @@ def parse_experiment(name: str, path: Path, tree: Any) -> Experiment:
         evaluate = _run("evaluate", body.get("evaluate"), f"{here}.evaluate", stage="evaluate")
         runs = {**shared, **own}
         cells.append(CellSpec(setting, _order(setting, evaluate, runs, where), _paper(body.get("paper"), here)))
-    return Experiment(name, path, str(top.get("title") or name), str(top.get("paper_source") or ""), tuple(cells))
+    comparisons = _comparisons(top.get("compare"), where, tuple(cell.setting for cell in cells))
+    return Experiment(name, path, str(top.get("title") or name), str(top.get("paper_source") or ""), tuple(cells),
+                      comparisons)
+
+
+def _comparisons(value: Any, where: str, settings: tuple[str, ...]) -> tuple[Comparison, ...]:
+    """The `compare:` list; every base and other must be a cell's setting."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise SevilaError(f"{where}: compare: expected a list of {{label, base, other}}, got {type(value).__name__}")
+    comparisons = []
+    for index, body in enumerate(value):
+        here = f"{where}: compare[{index}]"
+        body = _mapping(body, here, COMPARE_KEYS)
+        for key in COMPARE_KEYS:
+            if not isinstance(body.get(key), str) or not body[key].strip():
+                raise SevilaError(f"{here}.{key}: expected a non-empty string, got {body.get(key)!r}")
+        for key in ("base", "other"):
+            if body[key] not in settings:
+                raise SevilaError(f"{here}.{key}: {body[key]!r} is no cell's setting; cells: {'; '.join(settings)}")
+        comparisons.append(Comparison(body["label"], body["base"], body["other"]))
+    return tuple(comparisons)
 
 
 def load_experiment(name_or_file: str, folder: Path) -> Experiment:

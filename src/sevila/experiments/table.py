@@ -3,6 +3,8 @@
 One row per cell: accuracy overall and per question type (the evaluation's metrics.json), the keyframe hit rate
 where the data has event windows (`event_windows.json` beside the annotation folder, as the demo writes it),
 the evaluation's folder, and the paper's number for the dataset (the demo profile shows NExT-QA's).
+With `compare:` in the experiment, a second table (also compare.csv) and compare.png: per comparison the paired
+difference in Acc and the pseudo-labels' precision and recall (`sevila.experiments.compare`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sevila.charts import bar_chart, save_figure
+from sevila.charts import Point, bar_chart, save_figure, scatter_panels
 from sevila.data.annotations import read_qa_annotations
 from sevila.demo.report import keyframe_hit_rate
+from sevila.experiments.aggregate import SE, with_se
+from sevila.experiments.compare import PRECISION, RECALL, comparison_rows
 from sevila.experiments.grid import Cell
 from sevila.experiments.plan import Context
 from sevila.experiments.spec import Experiment
@@ -69,33 +73,69 @@ def _text(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def markdown(experiment: Experiment, context: Context, rows: list[dict[str, Any]]) -> str:
-    """table.md: the title, what ran, the table, and where the paper's numbers come from."""
-    columns = _columns(rows)
+def _markdown_table(rows: list[dict[str, Any]]) -> list[str]:
+    shown = with_se(rows, _text)
+    columns = _columns(shown)
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+            *("| " + " | ".join(_text(row.get(c)) for c in columns) + " |" for row in shown)]
+
+
+def markdown(experiment: Experiment, context: Context, rows: list[dict[str, Any]],
+             comparisons: list[dict[str, Any]] | None = None, note: str = "") -> str:
+    """table.md: the title, what ran, the table (and the comparisons), and where the paper's numbers come from."""
     world = "the synthetic demo world (not the paper's data)" if context.profile == "demo" else context.dataset
-    lines = [f"# {experiment.title}", "", f"Profile {context.profile}, dataset {context.dataset}: {world}.", "",
-             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_text(row.get(c)) for c in columns) + " |" for row in rows]
+    lines = [f"# {experiment.title}", "", f"Profile {context.profile}, dataset {context.dataset}: {world}.", ""]
+    lines += [note, ""] if note else []
+    lines += _markdown_table(rows)
+    if comparisons:
+        spread = "over the seeds" if note else "paired, over the questions"
+        lines += ["", "## Comparisons", "", f"Difference: other - base in Acc (points) ± its standard error ({spread}).",
+                  ""]
+        lines += _markdown_table(comparisons)
     source = experiment.paper_source or "no paper numbers"
     lines += ["", f"Paper numbers: {source}. An empty paper cell: no number found for it.", ""]
     return "\n".join(lines)
 
 
-def write_table(experiment: Experiment, cells: tuple[Cell, ...], context: Context) -> Path:
-    """Write table.md, table.csv and table.png; returns their folder."""
-    folder = context.results / "experiments" / experiment.name
-    rows = [cell_row(cell, context) for cell in cells]
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     columns = _columns(rows)
-    with atomic_open(folder / "table.md") as handle:
-        handle.write(markdown(experiment, context, rows))
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows({c: _text(row.get(c)) for c in columns} for row in rows)
-    with atomic_open(folder / "table.csv") as handle:
+    with atomic_open(path) as handle:
         handle.write(text.getvalue())
+
+
+def write_tables(folder: Path, experiment: Experiment, context: Context, rows: list[dict[str, Any]],
+                 comparisons: list[dict[str, Any]], note: str = "") -> Path:
+    """Write table.md, table.csv and table.png (and compare.csv, compare.png when there are comparisons)."""
+    with atomic_open(folder / "table.md") as handle:
+        handle.write(markdown(experiment, context, rows, comparisons, note))
+    _write_csv(folder / "table.csv", rows)
     save_figure(_chart(experiment, rows), folder / "table.png")
+    if comparisons:
+        _write_csv(folder / "compare.csv", comparisons)
+        save_figure(compare_chart(experiment, comparisons), folder / "compare.png")
     return folder
+
+
+def write_table(experiment: Experiment, cells: tuple[Cell, ...], context: Context, folder: Path | None = None) -> Path:
+    """The table of one run of the cells (one seed) into `folder` (default `<results>/experiments/<name>/`)."""
+    folder = folder or context.results / "experiments" / experiment.name
+    rows = [cell_row(cell, context) for cell in cells]
+    return write_tables(folder, experiment, context, rows, comparison_rows(experiment.comparisons, cells))
+
+
+def compare_chart(experiment: Experiment, rows: list[dict[str, Any]]) -> Any:
+    """compare.png: x = the base cell's Acc; y = the difference, and the pseudo-labels' precision and recall."""
+    panels: dict[str, list[Point]] = {}
+    for measure in ("difference", PRECISION, RECALL):
+        points = [(row["comparison"], float(row["base Acc"]), float(row[measure]), row.get(measure + SE))
+                  for row in rows if row.get(measure) is not None and row.get("base Acc") is not None]
+        if points:
+            panels[measure if measure != "difference" else "difference in Acc (other - base)"] = points
+    return scatter_panels(panels, "base Acc", f"{experiment.title}: comparisons")
 
 
 def _chart(experiment: Experiment, rows: list[dict[str, Any]]) -> Any:

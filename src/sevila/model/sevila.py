@@ -17,6 +17,7 @@ from sevila.model.keyframes import Selection, all_keyframes, gather_frames, top_
 from sevila.model.language import PromptedT5
 from sevila.model.localizer import Localizer
 from sevila.model.precision import PrecisionPolicy, autocast_to, cast_vision
+from sevila.model.pseudo_label_rules import PseudoLabelRule, gated_pseudo_labels
 from sevila.model.query_head import FrameQueryHead
 
 
@@ -30,15 +31,6 @@ class ChainOutput:
     keyframe_indices: Tensor  # (B, K) positions among the T candidates, in temporal order
     frame_scores: Tensor | None  # (B, T) Localizer yes-logits of all candidates; None when it did not choose
     loss: Tensor | None = None  # the Answerer's T5 loss on the gold `Option X`, when answers were given
-
-
-def pseudo_labels_from_logits(option_logits: Tensor, answers: Tensor) -> Tensor:
-    """Per-frame option logits (B, T, 5) at decoder position 1 -> yes (B, T) iff the argmax is the gold option.
-
-    The gold target `Option X` is teacher-forced; position 1 sees only [start, Option], so its logits are
-    the same for every gold letter and equal `Answerer.per_frame`'s.
-    """
-    return option_logits.argmax(dim=-1) == answers.to(option_logits.device).unsqueeze(1)
 
 
 class SeViLA(nn.Module):
@@ -186,8 +178,12 @@ class SeViLA(nn.Module):
             module.head.autocast_dtype = self.precision.heads_training if training else torch.float32
 
     @torch.no_grad()
-    def pseudo_labels(self, raw: Tensor, answerer_texts: list[str], num_options: Tensor, answers: Tensor) -> Tensor:
-        """Reverse chain (method §6): frame t is a keyframe iff the Answerer, from it alone, picks the gold option."""
+    def pseudo_labels(
+        self, raw: Tensor, answerer_texts: list[str], num_options: Tensor, answers: Tensor,
+        rule: PseudoLabelRule = "paper", threshold: float = 0.5,
+    ) -> Tensor:
+        """Reverse chain (method §6): frame t is a keyframe iff the Answerer, from it alone, picks the gold option
+        (`paper`), and for a gated `rule` also by `threshold` (`sevila.model.pseudo_label_rules`)."""
         with self.frozen_pass(self.answerer):
             logits = self.answerer.per_frame(raw, answerer_texts, num_options, chunk_size=self.chunk_size)  # (B, T, 5)
-            return pseudo_labels_from_logits(logits, answers)
+            return gated_pseudo_labels(logits, answers, rule, threshold)

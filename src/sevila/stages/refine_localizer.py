@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -11,6 +10,7 @@ from torch import Tensor
 
 from sevila.data.batch import QABatch
 from sevila.model.digest import weights_digest
+from sevila.model.pseudo_label_rules import PseudoLabelRule, check_rule, label_folder
 from sevila.stages.pseudo_labels import PseudoLabelCache
 from sevila.stages.qa_stage import QAStage
 
@@ -24,7 +24,8 @@ class RefineLocalizer(QAStage):
     trains = ("localizer",)
 
     def __init__(
-        self, *args: Any, cache_dir: str = "checkpoints/pseudo_labels", flush_every: int = 50, **kwargs: Any
+        self, *args: Any, cache_dir: str = "checkpoints/pseudo_labels", flush_every: int = 50,
+        pseudo_label_rule: PseudoLabelRule = "paper", pseudo_label_threshold: float = 0.5, **kwargs: Any
     ) -> None:
         """Stage 3 of SeViLA. The paper refines with the fine-tuned Answerer (`init_answerer`); without one the
         labels come from the zero-shot Answerer and without `init_localizer` the Localizer starts from BLIP-2's
@@ -33,9 +34,17 @@ class RefineLocalizer(QAStage):
         Args:
             cache_dir: folder of the pseudo-label cache (reused by later epochs and restarts).
             flush_every: training steps between cache writes, so a killed run loses little.
+            pseudo_label_rule: `paper` (yes iff the frozen Answerer, from the frame alone, picks the gold option: the
+                paper's rule), `confidence` (also the gold option's probability over the question's options >=
+                pseudo_label_threshold) or `margin` (also the gold logit leads the runner-up's by >= the threshold).
+                A gated rule's labels are cached in `<cache_dir>/<rule>-<threshold>/`.
+            pseudo_label_threshold: the gate of `confidence` (a probability in (0, 1)) or `margin` (a logit
+                difference >= 0); `paper` ignores it.
         """
+        check_rule(pseudo_label_rule, pseudo_label_threshold)  # before the backbone loads
         super().__init__(*args, **kwargs)
         self.cache_dir = cache_dir
+        self.rule, self.threshold = pseudo_label_rule, float(pseudo_label_threshold)  # 1 and 1.0: one folder
         self.flush_every = flush_every
         self.cache: PseudoLabelCache | None = None
         self.answerer_calls = 0  # questions sent to the Answerer for labels: 0 once everything is cached
@@ -53,7 +62,12 @@ class RefineLocalizer(QAStage):
         instruction = self.clip_data.answerer_instruction  # the labels depend on the Answerer's text
         if instruction is not None:  # only when not the paper's, so caches made before this key stay valid
             producer["answerer_prompt"] = instruction
-        self.cache = PseudoLabelCache(Path(self.cache_dir), producer, rank=self.global_rank)
+        directory = label_folder(self.cache_dir, self.rule, self.threshold)
+        if self.rule != "paper":  # its own folder: a changed rule relabels, and the paper's labels stay reusable
+            producer.update(pseudo_label_rule=self.rule, pseudo_label_threshold=self.threshold)
+        log.info("refine_localizer: pseudo-labels by the %s rule%s, cached in %s", self.rule,
+                 "" if self.rule == "paper" else f" (threshold {self.threshold!r})", directory)
+        self.cache = PseudoLabelCache(directory, producer, rank=self.global_rank)
 
     def pseudo_labels(self, raw: Tensor, batch: QABatch) -> Tensor:
         """(B, T) labels: from the cache where known, else from the frozen Answerer, each (question, frame) once.
@@ -72,7 +86,7 @@ class RefineLocalizer(QAStage):
             rows, cols = (list(column) for column in zip(*first.values()))
             computed = self.model.pseudo_labels(  # (N, 1): each missing frame alone, in batch order
                 raw[rows, cols].unsqueeze(1), [batch["answerer_text"][i] for i in rows],
-                batch["num_options"][rows], batch["answer"][rows],
+                batch["num_options"][rows], batch["answer"][rows], self.rule, self.threshold,
             )
             self.answerer_calls += len(set(rows))
             for (qid, index), label in zip(first, computed[:, 0].tolist()):
