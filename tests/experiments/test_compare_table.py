@@ -35,8 +35,8 @@ def _evaluated(cell: Cell, correct: list[bool]) -> None:
     (folder / "metrics.json").write_text(json.dumps({"Acc": 50.0 * sum(correct)}))
 
 
-def _plan(stages: Path, tmp_path: Path, backbone: Path, seed: int | None) -> tuple:
-    (stages / "experiments" / "refine.yaml").write_text(yaml.safe_dump(GRID))
+def _plan(stages: Path, tmp_path: Path, backbone: Path, seed: int | None, grid: dict = GRID) -> tuple:
+    (stages / "experiments" / "refine.yaml").write_text(yaml.safe_dump(grid))
     context = Context("demo", "demo_qa", str(backbone), stages, tmp_path / "c", tmp_path / "r",
                       (write_tiny_overlay(tmp_path / "tiny.yaml"),), seed=seed)
     experiment = load_experiment("refine", stages / "experiments")
@@ -107,11 +107,7 @@ def test_a_gated_refinement_is_scored_on_its_own_rules_labels(stages: Path, tmp_
     grid = json.loads(json.dumps(GRID))
     grid["runs"]["refined"]["set"] = {"model.init_args.pseudo_label_rule": "confidence",
                                       "model.init_args.pseudo_label_threshold": 0.5}
-    (stages / "experiments" / "refine.yaml").write_text(yaml.safe_dump(grid))
-    context = Context("demo", "demo_qa", str(tiny_backbone_dir), stages, tmp_path / "c", tmp_path / "r",
-                      (write_tiny_overlay(tmp_path / "tiny.yaml"),))
-    experiment = load_experiment("refine", stages / "experiments")
-    cells = plan_cells(experiment, context)
+    experiment, context, cells = _plan(stages, tmp_path, tiny_backbone_dir, None, grid)
     _evaluated(cells[0], [True, False])
     _evaluated(cells[1], [True, True])
     labels = cells[1].runs[0].folder / "pseudo_labels"
