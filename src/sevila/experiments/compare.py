@@ -28,18 +28,27 @@ def _accuracy(cell: Cell) -> float:
     return float(json.loads((cell.evaluation.folder / "metrics.json").read_text(encoding="utf-8"))["Acc"])
 
 
-def pseudo_labels(run: StageRun) -> dict[str, float] | None:
-    """Precision and recall of a refinement run's pseudo-labels against the event windows; None without windows."""
-    data, model = run.tree["data"]["init_args"], run.tree["model"].get("init_args") or {}
+def scored_split(run: StageRun, split: str, default: str) -> tuple[dict[str, str], dict[str, Any]] | None:
+    """qid -> video of the run's `split` file (`train_file`, `test_file`) and the event windows beside its annotation
+    folder (`event_windows.json`, as the demo writes it); None where the data has no windows."""
+    data = run.tree["data"]["init_args"]
     folder = Path(data["annotation_dir"])
     windows_file = folder.parent / "event_windows.json"
+    if not windows_file.is_file():
+        return None
+    records = read_qa_annotations(folder / data.get(split, default))
+    return {r.qid: r.video for r in records}, json.loads(windows_file.read_text(encoding="utf-8"))
+
+
+def pseudo_labels(run: StageRun) -> dict[str, float] | None:
+    """Precision and recall of a refinement run's pseudo-labels against the event windows; None without windows."""
+    model = run.tree["model"].get("init_args") or {}
     labels = label_folder(run.folder / "pseudo_labels", model.get("pseudo_label_rule", "paper"),
                           model.get("pseudo_label_threshold", 0.5))  # a gated rule's labels: their own subfolder
-    if not windows_file.is_file() or not labels.is_dir():
+    scored = scored_split(run, "train_file", "train.json") if labels.is_dir() else None
+    if scored is None:
         return None
-    records = read_qa_annotations(folder / data.get("train_file", "train.json"))
-    windows = json.loads(windows_file.read_text(encoding="utf-8"))
-    summary = pseudo_label_summary(labels, {r.qid: r.video for r in records}, windows)
+    summary = pseudo_label_summary(labels, *scored)
     return {PRECISION: summary["pseudo_label_precision"], RECALL: summary["pseudo_label_recall"]}
 
 

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from sevila.charts import Point, bar_chart, save_figure, scatter_panels
-from sevila.data.annotations import read_qa_annotations
 from sevila.demo.report import keyframe_hit_rate
 from sevila.experiments.aggregate import SE, with_se
-from sevila.experiments.compare import PRECISION, RECALL, comparison_rows
+from sevila.experiments.compare import PRECISION, RECALL, comparison_rows, scored_split
 from sevila.experiments.grid import Cell
 from sevila.experiments.plan import Context
 from sevila.experiments.spec import Experiment
@@ -37,14 +36,8 @@ def paper_dataset(context: Context) -> str:
 
 def _hit_rate(cell: Cell, predictions: list[dict[str, Any]]) -> float | None:
     """Percent of keyframes inside the event window, where the data has windows; None otherwise."""
-    data = cell.evaluation.tree["data"]["init_args"]
-    folder = Path(data["annotation_dir"])
-    windows_file = folder.parent / "event_windows.json"
-    if not windows_file.is_file() or not predictions:
-        return None
-    records = read_qa_annotations(folder / data.get("test_file", "val.json"))
-    windows = json.loads(windows_file.read_text(encoding="utf-8"))
-    return keyframe_hit_rate(predictions, {record.qid: record.video for record in records}, windows)
+    scored = scored_split(cell.evaluation, "test_file", "val.json") if predictions else None
+    return keyframe_hit_rate(predictions, *scored) if scored else None
 
 
 def cell_row(cell: Cell, context: Context) -> dict[str, Any]:
